@@ -1,0 +1,180 @@
+"""The one item schema that travels through whygym.
+
+Generated problems, loaded benchmark questions, training examples and evaluation samples are all
+:class:`Item` objects. An item carries the prompt a model sees, the gold answer in a form the scorer
+reads (:attr:`Item.gold`), the canonical answer text a perfect model would write (:attr:`Item.answer`),
+the step-by-step derivation (:attr:`Item.reason`), and enough structure (graph, query, given
+quantities) for the exact engine to re-derive the gold.
+
+Gold convention
+---------------
+``gold`` is a dict with any of these keys:
+
+* ``"prob"`` (float): the exact numeric answer, computed from the numbers shown in the prompt
+  (not rounded; e.g. ``0.17440792``). Present for the probability tasks.
+* ``"label"`` (str): ``"yes"`` / ``"no"`` for binary questions, ``"LACK_CONDITION"`` when the
+  prompt does not determine the answer, or a choice letter / free label for other benchmarks.
+
+Examples
+--------
+>>> it = Item(id="x", task="ATE", rung=2, prompt="...", answer='{"ANSWER": "No", "PROB": "-0.0843"}',
+...           gold={"prob": -0.0843, "label": "no"})
+>>> Item.from_dict(it.to_dict()) == it
+True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+__all__ = ["Item", "write_jsonl", "read_jsonl", "write_parquet", "read_parquet", "to_hf_dataset",
+           "atomic_write_text", "PROB_TASKS", "YESNO_PROB_TASKS", "BOUND_TASKS"]
+
+#: The seven core probability tasks of CaLM / CauGym.
+PROB_TASKS = ("ATE", "CDE", "ETT", "NDE", "NIE", "PN", "PS")
+#: Tasks answered with {"ANSWER": yes/no, "PROB": signed 4-dp number}.
+YESNO_PROB_TASKS = ("ATE", "CDE", "ETT", "NDE", "NIE")
+#: Tasks answered with {"PROB": a Tian-Pearl bound in [0, 1]}.
+BOUND_TASKS = ("PN", "PS")
+
+
+@dataclass
+class Item:
+    """One causal question with its exact answer.
+
+    Attributes
+    ----------
+    id : stable identifier (same seed -> same id).
+    task : task name, e.g. ``"ATE"`` (upper case for the seven core tasks; loaders may use others,
+        e.g. CLadder's ``"backadj"``).
+    rung : rung of Pearl's ladder (1 association, 2 intervention, 3 counterfactual).
+    prompt : the full text shown to the model, including the answer-format request.
+    answer : canonical answer text (the JSON a perfect model writes).
+    gold : what the scorer compares with (see module docstring).
+    reason : ordered steps of the derivation, ``{"Step 1": ..., ...}``.
+    graph : ``{"nodes": [...], "edges": [[u, v], ...], "names": {node: name}}``.
+    query : what is asked, e.g. ``{"treatment": "A", "outcome": "C", ...}``.
+    given : the probabilities stated in the prompt, ``{"P(C=0|A=0)": 0.8445, ...}``.
+    meta : everything else (seed, generator version, source file, index, mode, suite, ...).
+    """
+
+    id: str
+    task: str
+    rung: int
+    prompt: str
+    answer: str
+    gold: dict[str, Any]
+    reason: dict[str, str] = field(default_factory=dict)
+    graph: dict[str, Any] = field(default_factory=dict)
+    query: dict[str, Any] = field(default_factory=dict)
+    given: dict[str, float] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Item":
+        names = {f.name for f in dataclasses.fields(cls)}
+        missing = {"id", "task", "rung", "prompt", "answer", "gold"} - set(d)
+        if missing:
+            raise ValueError(f"item is missing required field(s) {sorted(missing)}; got keys {sorted(d)}")
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+    def to_json(self) -> str:
+        """One line of JSON; key order is fixed so the same item always gives the same bytes."""
+        return json.dumps(self.to_dict(), ensure_ascii=False, sort_keys=True)
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see either the old file or the whole new one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_jsonl(items: Iterable[Item], path: str | os.PathLike) -> int:
+    """Write items as JSON Lines, atomically. Returns the number written."""
+    lines = [it.to_json() for it in items]
+    atomic_write_text(path, "".join(line + "\n" for line in lines))
+    return len(lines)
+
+
+def read_jsonl(path: str | os.PathLike) -> Iterator[Item]:
+    """Read items written by :func:`write_jsonl`; errors name the file and line."""
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                yield Item.from_dict(json.loads(line))
+            except (json.JSONDecodeError, ValueError, TypeError) as e:
+                raise ValueError(f"{path}:{lineno}: not a whygym item ({e}). "
+                                 "Expected one JSON object per line as written by `whygym generate`.") from e
+
+
+# Nested dicts with varying keys (given, graph.names, meta) do not map onto a fixed Arrow schema, so
+# Parquet and HF datasets store them as JSON strings; the flat fields stay typed columns.
+_JSON_COLUMNS = ("gold", "reason", "graph", "query", "given", "meta")
+
+
+def _flat_rows(items: Iterable[Item]) -> list[dict[str, Any]]:
+    rows = []
+    for it in items:
+        d = it.to_dict()
+        for k in _JSON_COLUMNS:
+            d[k] = json.dumps(d[k], ensure_ascii=False, sort_keys=True)
+        rows.append(d)
+    return rows
+
+
+def _from_flat(row: dict[str, Any]) -> Item:
+    d = dict(row)
+    for k in _JSON_COLUMNS:
+        if isinstance(d.get(k), str):
+            d[k] = json.loads(d[k])
+    return Item.from_dict(d)
+
+
+def write_parquet(items: Iterable[Item], path: str | os.PathLike) -> int:
+    """Write items to a Parquet file (nested fields as JSON strings), atomically."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rows = _flat_rows(items)
+    table = pa.Table.from_pylist(rows) if rows else pa.table({f.name: [] for f in dataclasses.fields(Item)})
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    pq.write_table(table, tmp)
+    os.replace(tmp, path)
+    return len(rows)
+
+
+def read_parquet(path: str | os.PathLike) -> list[Item]:
+    import pyarrow.parquet as pq
+
+    return [_from_flat(r) for r in pq.read_table(path).to_pylist()]
+
+
+def to_hf_dataset(items: Iterable[Item]):
+    """A :class:`datasets.Dataset` with one row per item (nested fields as JSON strings)."""
+    import datasets
+
+    return datasets.Dataset.from_list(_flat_rows(items))
