@@ -1,0 +1,67 @@
+"""Command line entry point: ``whygym SUBCOMMAND ...``.
+
+Thin by design: each subcommand lives beside the library code it calls, in a module exposing
+``register(subparsers)`` which adds its parser and sets ``func`` (called with the parsed args, returns
+an exit code). Modules are listed in ``_SUBCOMMAND_MODULES``; add one line to plug in a new command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+
+# Nothing is ever downloaded from a model hub.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+
+_SUBCOMMAND_MODULES = [
+    "whygym.tasks.cli",        # generate
+    "whygym.benchmarks.cli",   # audit
+    "whygym.eval.cli",         # eval
+    "whygym.demo",             # demo
+]
+
+
+class UserError(Exception):
+    """An error caused by the user's input: printed without a traceback, exit code 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from whygym import __version__
+
+    p = argparse.ArgumentParser(prog="whygym", description="Verifiable causal reasoning tasks, evaluation, "
+                                "post-training and causal attribution for language models.")
+    p.add_argument("--version", action="version", version=f"whygym {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    for name in _SUBCOMMAND_MODULES:
+        try:
+            mod = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name == name:  # not written yet
+                continue
+            raise
+        mod.register(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return int(args.func(args) or 0)
+    except UserError as e:
+        print(f"whygym {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"\nwhygym {args.command}: interrupted; rerun the same command to resume.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
