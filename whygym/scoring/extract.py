@@ -1,0 +1,442 @@
+"""Answer extraction from free model output.
+
+:func:`extract` finds every answer a model wrote, in order, and picks the *final* one: the last
+answer outside ``<think>`` blocks. It never raises, whatever the input.
+
+What counts as an answer
+------------------------
+1. **JSON-like objects** (``kind="json"``): an innermost ``{...}`` holding an ``ANSWER`` and/or a
+   ``PROB`` key, in any case, with the key double-quoted, single-quoted, back-quoted, unquoted or
+   backslash-escaped (``{\\"ANSWER\\": ...}``), ``:`` or ``=`` as separator, trailing commas, inside
+   or outside code fences. Values may be quoted strings or bare tokens. ``PROB`` values are read by
+   :func:`parse_number`: decimals, signs (also the Unicode minus), ``.5``, exponents, fractions
+   ``a/b`` and percentages (``"12.5%"`` -> ``0.125``). ``json_valid`` tells whether the object is
+   also strict JSON (``json.loads`` accepts it).
+2. **``LACK_CONDITION``** (``kind="lack"``) anywhere in the text (case-insensitive, ``LACK\\_CONDITION``
+   accepted), as a bare word or as a JSON value; its position decides whether it is final.
+3. **Plain-text answers** (``kind="text"``), only when no JSON answer and no ``LACK_CONDITION`` lies
+   outside think blocks: ``"the answer is Yes"``, ``"Final answer: **no**"``, ``"Answer = 0.25"``,
+   ``"PROB: 12%"``, or a whole reply that is just ``Yes`` / ``No`` / a number. A text ``ANSWER`` and a
+   text ``PROB`` closer than 120 characters are merged into one answer.
+
+Think blocks
+------------
+``<think>...</think>`` (also ``<thinking>``; case-insensitive) are reasoning, not answers. A stray
+``</think>`` with no opening tag (chat templates that pre-fill ``<think>`` in the prompt) makes
+everything before it thinking. An unclosed ``<think>`` means the model never finished: the
+extraction has **no final answer** (``final is None``, ``unclosed_think is True``), even if answers
+precede the tag. Answers inside think blocks are still listed (``in_think=True``) for the lenient
+CauGym-style scorer.
+
+Known limits (documented, tested): a ``LACK_CONDITION`` mentioned in passing ("I will not output
+LACK_CONDITION") counts as an answer if nothing follows it; a reply beginning "Yes, ..." without an
+"answer is" phrase is not read as yes; comma decimals (``0,25``) are not read.
+
+Examples
+--------
+>>> ex = extract('Step 1 ... so {"ANSWER": "Yes", "PROB": "0.3847"}')
+>>> ex.final.label, ex.final.prob
+('yes', 0.3847)
+>>> extract("<think>{'PROB': 0.1}</think> PROB = 12.5%").final.prob
+0.125
+>>> extract("<think>still going {'PROB': 0.1}").final is None
+True
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Answer", "Extraction", "extract", "parse_number", "normalize_label", "completion_text",
+           "LACK_CONDITION"]
+
+LACK_CONDITION = "LACK_CONDITION"
+
+# ----------------------------------------------------------------------------------------------
+# regular expressions (all linear-time: no nested unbounded quantifiers)
+
+_THINK_TAG = re.compile(r"<(/?)think(?:ing)?\s*>", re.IGNORECASE)
+# innermost {...}; bounded so a pathological input cannot make one span huge
+_BRACES = re.compile(r"\{[^{}]{0,4000}\}")
+_Q = r"""(?:\\?["'`\u201c\u201d\u2018\u2019])"""  # one optional-escaped quote character
+_KV = re.compile(
+    r"(?<![\w])(?P<key>answer|prob)(?![\w])\s*" + _Q + r"?\s*[:=]\s*"
+    r"(?:\\?\"(?P<dq>[^\"\n]*?)\\?\""
+    r"|'(?P<sq>[^'\n]*)'"
+    r"|[\u201c\u201d\u2018\u2019](?P<smq>[^\u201c\u201d\u2018\u2019\n]*)[\u201c\u201d\u2018\u2019]"
+    r"|(?P<bare>[^,}\]\n]*))",
+    re.IGNORECASE,
+)
+_LACK = re.compile(r"(?<![A-Za-z0-9])LACK\\?_CONDITION(?![A-Za-z0-9])", re.IGNORECASE)
+_NUM = r"[+\-\u2212]?\s*(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+\-]?\d+)?(?:\s*%)?"
+_OPEN_DECOR = r"""[\s*"'`\u201c\u201d\u2018\u2019(\[]*"""
+_TEXT_ANSWER = re.compile(
+    r"(?<![\w])(?:final\s+)?answer(?:\s+(?:is|would\s+be|should\s+be|will\s+be))?\s*(?:is)?\s*[:=\-]?"
+    + _OPEN_DECOR + r"(?P<val>yes|no|" + _NUM + r")(?![\w]|\.\d)",
+    re.IGNORECASE,
+)
+_TEXT_PROB = re.compile(
+    r"(?<![\w])prob(?![\w])\s*[*`'\"]*\s*(?:is\s*)?[:=]" + _OPEN_DECOR + r"(?P<val>" + _NUM + r")(?![\w]|\.\d)",
+    re.IGNORECASE,
+)
+_WHOLE = re.compile(r"^[\s*\"'`\u201c\u201d(\[]*(?P<val>yes|no|" + _NUM + r")[\s*\"'`\u201c\u201d)\].!]*$",
+                    re.IGNORECASE)
+_FENCE = re.compile(r"```[A-Za-z]*")
+_NUMBER_FULL = re.compile(
+    r"^(?P<sign>[+\-])?\s*(?P<num>(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+\-]?\d+)?)\s*(?P<pct>%)?$")
+_FRACTION = re.compile(r"^(?P<sign>[+\-])?\s*(?P<a>\d+(?:\.\d+)?)\s*/\s*(?P<b>\d+(?:\.\d+)?)$")
+
+
+# ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Answer:
+    """One answer found in a model output.
+
+    Attributes
+    ----------
+    label : normalized ``ANSWER`` (``"yes"``, ``"no"``, ``"LACK_CONDITION"``, or the stripped text),
+        ``None`` when absent.
+    prob : the ``PROB`` value as a float (percentages divided by 100), ``None`` when absent or unreadable.
+    prob_text : the raw ``PROB`` value text (``None`` when there was no ``PROB`` key).
+    raw : the source text of the answer.
+    start, end : its character span in the text.
+    in_think : whether it lies inside a think block.
+    kind : ``"json"``, ``"lack"`` or ``"text"``.
+    json_valid : for ``kind="json"``, whether the object is strict JSON.
+    keys : canonical keys present (``"ANSWER"``, ``"PROB"``).
+    """
+
+    label: str | None
+    prob: float | None
+    prob_text: str | None
+    raw: str
+    start: int
+    end: int
+    in_think: bool = False
+    kind: str = "json"
+    json_valid: bool = False
+    keys: tuple[str, ...] = ()
+
+    @property
+    def is_lack(self) -> bool:
+        """True when the answer is ``LACK_CONDITION``."""
+        return self.label == LACK_CONDITION
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "prob": self.prob, "prob_text": self.prob_text, "raw": self.raw,
+                "start": self.start, "end": self.end, "in_think": self.in_think, "kind": self.kind,
+                "json_valid": self.json_valid, "keys": list(self.keys)}
+
+
+@dataclass(frozen=True)
+class Extraction:
+    """Everything :func:`extract` found.
+
+    Attributes
+    ----------
+    answers : all answers in text order (inside and outside think blocks).
+    final : the last answer outside think blocks; ``None`` when there is none or a ``<think>`` is unclosed.
+    think_spans : ``(start, end)`` character spans of think blocks.
+    unclosed_think : a ``<think>`` was opened and never closed.
+    """
+
+    answers: tuple[Answer, ...] = ()
+    final: Answer | None = None
+    think_spans: tuple[tuple[int, int], ...] = ()
+    unclosed_think: bool = False
+    text: str = field(default="", repr=False)
+
+    @property
+    def outside(self) -> tuple[Answer, ...]:
+        """Answers outside think blocks."""
+        return tuple(a for a in self.answers if not a.in_think)
+
+
+# ----------------------------------------------------------------------------------------------
+def completion_text(completion: Any) -> str:
+    """Text of one completion: a string, bytes, or a conversational list of messages.
+
+    Conversational completions (TRL style, ``[{"role": "assistant", "content": "..."}]``) give the
+    concatenated content of their assistant messages (all messages if none has that role);
+    multimodal content lists (``[{"type": "text", "text": ...}]``) give their text parts.
+
+    >>> completion_text([{"role": "assistant", "content": "Yes"}])
+    'Yes'
+    """
+    if completion is None:
+        return ""
+    if isinstance(completion, str):
+        return completion
+    if isinstance(completion, (bytes, bytearray)):
+        return bytes(completion).decode("utf-8", errors="replace")
+    if isinstance(completion, dict):
+        return _content_text(completion.get("content", completion.get("text", "")))
+    if isinstance(completion, (list, tuple)):
+        msgs = [m for m in completion if isinstance(m, dict)]
+        if msgs:
+            chosen = [m for m in msgs if m.get("role") == "assistant"] or msgs
+            return "\n".join(_content_text(m.get("content", m.get("text", ""))) for m in chosen)
+        return "\n".join(completion_text(m) for m in completion)
+    return str(completion)
+
+
+def _content_text(content: Any) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, (list, tuple)):
+        parts = []
+        for p in content:
+            if isinstance(p, dict):
+                if p.get("type", "text") == "text":
+                    parts.append(_content_text(p.get("text", "")))
+            else:
+                parts.append(_content_text(p))
+        return "".join(parts)
+    return str(content)
+
+
+def parse_number(text: Any) -> float | None:
+    """Read a probability value; ``None`` when it is not one finite number.
+
+    Accepts ``"0.3847"``, ``"-0.0843"``, ``"+.5"``, ``"\u22120.2"`` (Unicode minus), ``"1e-3"``,
+    ``"12.5%"`` (-> 0.125), ``"3/8"``, surrounding quotes, ``~``/``≈``, and numbers (not bools).
+
+    >>> parse_number("12.5%"), parse_number("-0.0843"), parse_number("yes")
+    (0.125, -0.0843, None)
+    """
+    if isinstance(text, bool) or text is None:
+        return None
+    if isinstance(text, (int, float)):
+        x = float(text)
+        return x if math.isfinite(x) else None
+    if not isinstance(text, str):
+        return None
+    s = text.strip().strip("\"'`*\u201c\u201d\u2018\u2019\\").strip()
+    s = s.replace("\u2212", "-").replace("\u2013", "-")
+    s = s.lstrip("~\u2248").strip()
+    s = s.rstrip(".").strip() if not s.endswith("..") else s
+    if len(s) > 64:
+        return None
+    m = _NUMBER_FULL.match(s)
+    try:
+        if m:
+            x = float(m.group("num"))
+            if m.group("sign") == "-":
+                x = -x
+            if m.group("pct"):
+                x = x / 100.0
+        else:
+            m = _FRACTION.match(s)
+            if not m:
+                return None
+            b = float(m.group("b"))
+            if b == 0:
+                return None
+            x = float(m.group("a")) / b
+            if m.group("sign") == "-":
+                x = -x
+    except (ValueError, OverflowError):
+        return None
+    return x if math.isfinite(x) else None
+
+
+def normalize_label(value: Any) -> str | None:
+    """Canonical answer label: ``"yes"``/``"no"`` lower case, ``"LACK_CONDITION"``, else stripped text.
+
+    >>> normalize_label(' **Yes.** '), normalize_label('lack_condition'), normalize_label('')
+    ('yes', 'LACK_CONDITION', None)
+    """
+    if value is None or isinstance(value, bool):
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        return None
+    s = str(value).strip().strip("\"'`*\u201c\u201d\u2018\u2019\\").strip().rstrip(".!").strip()
+    if not s:
+        return None
+    low = s.casefold()
+    if low in ("yes", "no"):
+        return low
+    if _LACK.fullmatch(s):
+        return LACK_CONDITION
+    return s
+
+
+# ----------------------------------------------------------------------------------------------
+def _think_spans(text: str) -> tuple[list[tuple[int, int]], bool]:
+    spans: list[tuple[int, int]] = []
+    pos = 0          # scanning position
+    boundary = 0     # end of the last think block (start of "answer" text)
+    n = len(text)
+    while pos <= n:
+        m = _THINK_TAG.search(text, pos)
+        if not m:
+            break
+        if m.group(1):  # a stray closing tag: everything since the last boundary was thinking
+            spans.append((boundary, m.end()))
+            boundary = pos = m.end()
+            continue
+        close = None
+        for c in _THINK_TAG.finditer(text, m.end()):
+            if c.group(1):
+                close = c
+                break
+        if close is None:
+            spans.append((m.start(), n))
+            return spans, True
+        spans.append((m.start(), close.end()))
+        boundary = pos = close.end()
+    return spans, False
+
+
+def _in_spans(i: int, spans: list[tuple[int, int]]) -> bool:
+    return any(a <= i < b for a, b in spans)
+
+
+def _json_answer(span_text: str, start: int) -> Answer | None:
+    label = prob = prob_text = None
+    keys: list[str] = []
+    for m in _KV.finditer(span_text):
+        key = m.group("key").upper()
+        if key in keys:
+            continue
+        val = next((m.group(g) for g in ("dq", "sq", "smq", "bare") if m.group(g) is not None), "")
+        val = val.strip().rstrip("\\").strip()
+        keys.append(key)
+        if key == "ANSWER":
+            label = normalize_label(val)
+        else:
+            prob_text = val
+            if _LACK.fullmatch(val.strip("\"'` ")):
+                label = label or LACK_CONDITION
+                prob = None
+            else:
+                prob = parse_number(val)
+    if not keys:
+        return None
+    try:
+        obj = json.loads(span_text)
+        valid = isinstance(obj, dict)
+    except (ValueError, RecursionError):
+        valid = False
+    return Answer(label=label, prob=prob, prob_text=prob_text, raw=span_text, start=start,
+                  end=start + len(span_text), kind="json", json_valid=valid, keys=tuple(keys))
+
+
+def _text_answers(text: str) -> list[Answer]:
+    found: list[Answer] = []
+    for m in _TEXT_ANSWER.finditer(text):
+        v = m.group("val")
+        lab = normalize_label(v)
+        p = parse_number(v) if lab not in ("yes", "no") else None
+        found.append(Answer(label=lab, prob=p, prob_text=v if p is not None else None, raw=m.group(0),
+                            start=m.start(), end=m.end(), kind="text", keys=("ANSWER",)))
+    for m in _TEXT_PROB.finditer(text):
+        v = m.group("val")
+        found.append(Answer(label=None, prob=parse_number(v), prob_text=v, raw=m.group(0),
+                            start=m.start(), end=m.end(), kind="text", keys=("PROB",)))
+    found.sort(key=lambda a: a.start)
+    # merge an ANSWER-only and a PROB-only answer written next to each other
+    merged: list[Answer] = []
+    for a in found:
+        if merged:
+            b = merged[-1]
+            if (set(b.keys) ^ set(a.keys)) == {"ANSWER", "PROB"} and a.start - b.end <= 120 \
+                    and "\n\n" not in text[b.end:a.start]:
+                lab = b.label if "ANSWER" in b.keys else a.label
+                pa, pb = (b, a) if "PROB" in b.keys else (a, b)
+                merged[-1] = Answer(label=lab, prob=pa.prob, prob_text=pa.prob_text,
+                                    raw=text[b.start:a.end], start=b.start, end=a.end, kind="text",
+                                    keys=("ANSWER", "PROB"))
+                continue
+        merged.append(a)
+    return merged
+
+
+def _whole_answer(text: str, spans: list[tuple[int, int]]) -> Answer | None:
+    # the text outside think blocks, minus code fences, is a bare yes/no/number
+    pieces, last = [], 0
+    for a, b in sorted(spans):
+        if a > last:
+            pieces.append((last, text[last:a]))
+        last = max(last, b)
+    pieces.append((last, text[last:]))
+    rest = _FENCE.sub(" ", "".join(p for _, p in pieces)).strip()
+    if not rest or len(rest) > 40:
+        return None
+    m = _WHOLE.match(rest)
+    if not m:
+        return None
+    v = m.group("val").strip()
+    start = next((off + p.find(v) for off, p in pieces if v in p), pieces[-1][0])
+    lab = normalize_label(v)
+    p = parse_number(v) if lab not in ("yes", "no") else None
+    return Answer(label=lab, prob=p, prob_text=v if p is not None else None, raw=v, start=start,
+                  end=start + len(v), kind="text", keys=("ANSWER",))
+
+
+def extract(text: Any) -> Extraction:
+    """Find every answer in ``text`` and the final one.
+
+    Parameters
+    ----------
+    text : a model output: a string, bytes, a conversational message list, or anything (``str()``-ed).
+
+    Returns
+    -------
+    Extraction
+        ``answers`` in text order and ``final``, the last answer outside think blocks
+        (``None`` if there is none or a ``<think>`` is left open). Never raises.
+
+    Examples
+    --------
+    >>> ex = extract('<think>{"PROB": "0.5"}</think>```json\\n{"ANSWER": "No", "PROB": "-0.1",}\\n```')
+    >>> [a.prob for a in ex.answers], ex.final.label, ex.final.in_think
+    ([0.5, -0.1], 'no', False)
+    >>> extract("The answer is: **No**.").final.label
+    'no'
+    >>> extract(None).final is None
+    True
+    """
+    text = completion_text(text)
+    spans, unclosed = _think_spans(text)
+    answers: list[Answer] = []
+    json_ranges: list[tuple[int, int]] = []
+    for m in _BRACES.finditer(text):
+        a = _json_answer(m.group(0), m.start())
+        if a is not None:
+            answers.append(a)
+            json_ranges.append((m.start(), m.end()))
+    for m in _LACK.finditer(text):
+        if _in_spans(m.start(), json_ranges):
+            continue
+        answers.append(Answer(label=LACK_CONDITION, prob=None, prob_text=None, raw=m.group(0),
+                              start=m.start(), end=m.end(), kind="lack"))
+    structured_outside = any(not _in_spans(a.start, spans) for a in answers)
+    if not structured_outside:
+        taken = [(a.start, a.end) for a in answers]
+        for a in _text_answers(text):
+            if not any(s <= a.start < e for s, e in taken):
+                answers.append(a)
+        if not any(not _in_spans(a.start, spans) for a in answers):
+            w = _whole_answer(text, spans)
+            if w is not None:
+                answers.append(w)
+    answers = [a if not _in_spans(a.start, spans) else _with_think(a) for a in answers]
+    answers.sort(key=lambda a: (a.start, a.end))
+    final = None
+    if not unclosed:
+        outside = [a for a in answers if not a.in_think]
+        final = outside[-1] if outside else None
+    return Extraction(answers=tuple(answers), final=final, think_spans=tuple(spans), unclosed_think=unclosed,
+                      text=text)
+
+
+def _with_think(a: Answer) -> Answer:
+    return Answer(label=a.label, prob=a.prob, prob_text=a.prob_text, raw=a.raw, start=a.start, end=a.end,
+                  in_think=True, kind=a.kind, json_valid=a.json_valid, keys=a.keys)

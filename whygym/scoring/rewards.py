@@ -1,0 +1,328 @@
+"""Reward functions for trainers (TRL signature).
+
+Every reward has the TRL form ``reward(completions, **columns) -> list[float | None]``:
+``completions`` are strings or conversational lists (``[{"role": "assistant", "content": ...}]``);
+the dataset columns arrive as keyword lists, of which these are read:
+
+* ``gold``: gold dicts, or their JSON strings (the form :func:`whygym.items.to_hf_dataset` writes);
+* ``task``: task names (optional; decides the expected answer shape of :func:`format_reward`).
+
+Other keywords (``prompts``, ``completion_ids``, ``trainer_state``, ...) are ignored. Every value is
+in ``[0, 1]``; a gold-dependent reward returns ``None`` ("not applicable", which TRL skips) for a row
+whose gold is missing or unreadable. The rewards never raise on any completion text; an unexpected
+internal error on one sample gives that sample 0.0 and a warning rather than killing a training run.
+
+Rewards
+-------
+:func:`format_reward` (does not look at the gold)
+    ``0`` when no final answer is read (nothing parseable, or an unclosed ``<think>``);
+    ``1`` for a final ``LACK_CONDITION`` (the format the insufficient-information instruction asks
+    for); otherwise ``0.5 + 0.25 * strict_json + 0.25 * right_shape`` where ``strict_json`` means
+    the final answer is a JSON object ``json.loads`` accepts and ``right_shape`` means it holds the
+    fields the task asks for: ``ANSWER`` in {yes, no} and a readable ``PROB`` for ATE/CDE/ETT/NDE/NIE,
+    a readable ``PROB`` in [0, 1] for PN/PS, any answer for other or unknown tasks. So a lenient
+    ``{'PROB': 0.3}`` for PN scores 0.75 and ``the answer is yes`` for ATE 0.5.
+    (A model can collect full format credit by always answering ``LACK_CONDITION``; pair this reward
+    with an accuracy-based one.)
+:func:`accuracy_reward`
+    ``1.0`` iff ``score(completion, gold, task, mode="strict").correct`` else ``0.0``: it calls the
+    very scorer used for evaluation.
+:func:`closeness_reward` (graded, built by :func:`make_closeness_reward`)
+    For a gold with ``prob`` ``g`` and a final ``PROB`` ``p``, with ``e = |p - g|``::
+
+        r = 1                                       if the strict scorer counts p correct
+        r = w * d + (1 - w) * exp(-e / scale)       otherwise
+
+    ``w`` is ``direction_weight`` (default 0.2) and ``scale`` 0.02 (an error of 0.02 keeps
+    ``e^-1`` = 37% of the closeness part; 0.001 keeps 95%). ``d``, the direction credit, is 1 when
+    ``sign(p) == sign(g)`` (signs taken after rounding to 4 decimals, so ``0.00001`` has sign 0) for
+    the signed tasks, and 1 when ``0 <= p <= 1`` for the bound tasks PN/PS. A final answer with an
+    ``ANSWER`` but no ``PROB`` earns ``w`` if its label agrees with the gold label (direction only).
+    Since ``e > 5e-5`` whenever the strict scorer says wrong, ``r < 1`` then: ``r == 1`` iff
+    strict-correct. Label-only golds (yes/no, ``LACK_CONDITION``, choices) get 1 or 0, as accuracy.
+:func:`combined_reward`
+    A factory: ``sum_i w_i r_i / sum_i w_i`` over the named rewards (``"format"``, ``"accuracy"``,
+    ``"closeness"``), renormalized over the rewards that apply to the row.
+
+Examples
+--------
+>>> done = ['{"ANSWER": "Yes", "PROB": "0.3847"}', "{'ANSWER': 'yes', 'PROB': 0.39}", "no idea"]
+>>> cols = {"gold": ['{"prob": 0.3847, "label": "yes"}'] * 3, "task": ["ETT"] * 3}
+>>> format_reward(done, **cols)
+[1.0, 0.75, 0.0]
+>>> accuracy_reward(done, **cols)
+[1.0, 0.0, 0.0]
+>>> [round(r, 3) for r in closeness_reward(done, **cols)]
+[1.0, 0.814, 0.0]
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any, Callable, Mapping, Sequence
+
+from whygym.items import BOUND_TASKS, YESNO_PROB_TASKS
+from whygym.scoring.extract import Extraction, extract
+from whygym.scoring.match import labels_match, normalize_gold, prob_matches, score
+
+__all__ = ["format_score", "closeness_score", "format_reward", "accuracy_reward", "closeness_reward",
+           "make_closeness_reward", "combined_reward", "DEFAULT_WEIGHTS", "RewardFunc"]
+
+RewardFunc = Callable[..., list]
+
+#: Default weights of :func:`combined_reward`.
+DEFAULT_WEIGHTS: dict[str, float] = {"format": 0.1, "accuracy": 0.5, "closeness": 0.4}
+
+_YESNO = {t.upper() for t in YESNO_PROB_TASKS}
+_BOUND = {t.upper() for t in BOUND_TASKS}
+_warned: set[str] = set()
+
+
+def _warn_once(name: str, err: BaseException) -> None:
+    if name not in _warned:
+        _warned.add(name)
+        warnings.warn(f"{name}: internal error on a completion ({type(err).__name__}: {err}); "
+                      "that sample gets 0.0", RuntimeWarning, stacklevel=3)
+
+
+def _task_key(task: Any) -> str:
+    return str(task).strip().upper() if task is not None else ""
+
+
+def _gold_or_none(gold: Any) -> dict[str, Any] | None:
+    try:
+        return normalize_gold(gold)
+    except (ValueError, TypeError):
+        return None
+
+
+# ----------------------------------------------------------------------------------------------
+# per-sample scores
+
+def format_score(text: Any, task: str | None = None) -> float:
+    """Format credit of one completion (see module docstring).
+
+    >>> format_score('{"ANSWER": "No", "PROB": "-0.0843"}', "ATE"), format_score('{"PROB": "0.2"}', "ATE")
+    (1.0, 0.75)
+    >>> format_score("<think>{'PROB': 0.2}", "PN"), format_score("LACK_CONDITION", "PN")
+    (0.0, 1.0)
+    """
+    ex = text if isinstance(text, Extraction) else extract(text)
+    f = ex.final
+    if f is None:
+        return 0.0
+    if f.is_lack:
+        return 1.0
+    strict = f.kind == "json" and f.json_valid
+    t = _task_key(task)
+    if t in _YESNO:
+        shape = f.label in ("yes", "no") and f.prob is not None
+    elif t in _BOUND:
+        shape = f.prob is not None and 0.0 <= f.prob <= 1.0
+    else:
+        shape = f.label is not None or f.prob is not None
+    return 0.5 + 0.25 * strict + 0.25 * shape
+
+
+def _sign4(x: float) -> int:
+    r = round(x, 4)
+    return (r > 0) - (r < 0)
+
+
+def closeness_score(text: Any, gold: Any, task: str | None = None, scale: float = 0.02,
+                    direction_weight: float = 0.2) -> float:
+    """Graded closeness of one completion's final answer to the gold, in [0, 1].
+
+    Formula in the module docstring. Raises ``ValueError`` for an unreadable gold.
+
+    >>> g = {"prob": -0.0843, "label": "no"}
+    >>> closeness_score('{"PROB": "-0.0843"}', g), round(closeness_score('{"PROB": "-0.0943"}', g), 4)
+    (1.0, 0.6852)
+    >>> round(closeness_score('{"PROB": "0.0843"}', g), 4), closeness_score('{"ANSWER": "No"}', g)
+    (0.0002, 0.2)
+    """
+    if not (scale > 0) or not (0.0 <= direction_weight <= 1.0):
+        raise ValueError(f"need scale > 0 and 0 <= direction_weight <= 1; got {scale}, {direction_weight}")
+    g = normalize_gold(gold)
+    ex = text if isinstance(text, Extraction) else extract(text)
+    gp, gl = g.get("prob"), g.get("label")
+    if gp is None:  # label-only gold: all or nothing, as the strict scorer
+        return 1.0 if score(ex, g, task, mode="strict").correct else 0.0
+    f = ex.final
+    if f is None or f.is_lack:
+        return 0.0
+    bound = _task_key(task) in _BOUND
+    w = direction_weight
+    if f.prob is None:
+        if not bound and gl is not None and f.label is not None and labels_match(f.label, gl):
+            return w
+        return 0.0
+    p = f.prob
+    if prob_matches(p, gp, "strict"):
+        return 1.0
+    d = (0.0 <= p <= 1.0) if bound else (_sign4(p) == _sign4(gp))
+    e = abs(p - gp)
+    r = w * float(d) + (1.0 - w) * math.exp(-e / scale)
+    # e > STRICT_TOL here, so r < 1 mathematically; the clamp keeps it so under float rounding
+    return min(max(r, 0.0), math.nextafter(1.0, 0.0))
+
+
+# ----------------------------------------------------------------------------------------------
+# TRL-style batch rewards
+
+def _texts(completions: Any) -> list[Any]:
+    if completions is None:
+        return []
+    if isinstance(completions, (str, bytes)):
+        return [completions]
+    return list(completions)
+
+
+def _column(columns: Mapping[str, Any], name: str, n: int) -> list[Any]:
+    v = columns.get(name)
+    if v is None:
+        return [None] * n
+    if isinstance(v, (str, bytes, Mapping)) or not isinstance(v, Sequence):
+        return [v] * n  # one value for the whole batch
+    v = list(v)
+    if len(v) != n:
+        raise ValueError(f"column {name!r} has {len(v)} values for {n} completions")
+    return v
+
+
+def format_reward(completions: Sequence[Any], **columns: Any) -> list[float]:
+    """1.0 for a well-formed final answer of the task's shape; partial credit in the module docstring.
+
+    >>> format_reward([[{"role": "assistant", "content": '{"PROB": "0.5"}'}], "Answer: yes"], task=["PN", "PN"])
+    [1.0, 0.5]
+    """
+    texts = _texts(completions)
+    tasks = _column(columns, "task", len(texts))
+    out = []
+    for c, t in zip(texts, tasks):
+        try:
+            out.append(float(format_score(c, t)))
+        except Exception as err:  # noqa: BLE001 - a reward must not kill a training run
+            _warn_once("format_reward", err)
+            out.append(0.0)
+    return out
+
+
+def accuracy_reward(completions: Sequence[Any], **columns: Any) -> list[float | None]:
+    """1.0 iff the strict scorer (:func:`~whygym.scoring.match.score`) counts the completion correct.
+
+    >>> accuracy_reward(["{'PROB': '0.2500'}", "{'PROB': '0.2501'}", "x"], gold=[{"prob": 0.25}, {"prob": 0.25}, None])
+    [1.0, 0.0, None]
+    """
+    texts = _texts(completions)
+    golds = _column(columns, "gold", len(texts))
+    tasks = _column(columns, "task", len(texts))
+    out: list[float | None] = []
+    for c, g, t in zip(texts, golds, tasks):
+        gd = _gold_or_none(g)
+        if gd is None:
+            out.append(None)
+            continue
+        try:
+            out.append(1.0 if score(c, gd, t, mode="strict").correct else 0.0)
+        except Exception as err:  # noqa: BLE001
+            _warn_once("accuracy_reward", err)
+            out.append(0.0)
+    return out
+
+
+def make_closeness_reward(scale: float = 0.02, direction_weight: float = 0.2) -> RewardFunc:
+    """A graded TRL reward ``w * direction + (1 - w) * exp(-|err| / scale)``, 1.0 iff strict-correct.
+
+    >>> r = make_closeness_reward(scale=0.1, direction_weight=0.0)
+    >>> [round(x, 4) for x in r(['{"PROB": "0.35"}'], gold=['{"prob": 0.25}'], task=["PN"])]
+    [0.3679]
+    """
+    if not (scale > 0) or not (0.0 <= direction_weight <= 1.0):
+        raise ValueError(f"need scale > 0 and 0 <= direction_weight <= 1; got {scale}, {direction_weight}")
+
+    def closeness_reward(completions: Sequence[Any], **columns: Any) -> list[float | None]:
+        texts = _texts(completions)
+        golds = _column(columns, "gold", len(texts))
+        tasks = _column(columns, "task", len(texts))
+        out: list[float | None] = []
+        for c, g, t in zip(texts, golds, tasks):
+            gd = _gold_or_none(g)
+            if gd is None:
+                out.append(None)
+                continue
+            try:
+                out.append(float(closeness_score(c, gd, t, scale, direction_weight)))
+            except Exception as err:  # noqa: BLE001
+                _warn_once("closeness_reward", err)
+                out.append(0.0)
+        return out
+
+    closeness_reward.__doc__ = (f"Graded closeness reward (scale={scale}, direction_weight={direction_weight}); "
+                                "see whygym.scoring.rewards.")
+    return closeness_reward
+
+
+closeness_reward = make_closeness_reward()
+closeness_reward.__doc__ = """Graded closeness reward with the defaults (scale 0.02, direction weight 0.2).
+
+>>> [round(r, 3) for r in closeness_reward(['{"PROB": "0.30"}', '{"PROB": "-0.30"}'], gold=[{"prob": 0.25}] * 2)]
+[0.266, 0.0]
+"""
+
+
+def combined_reward(weights: Mapping[str, float] | None = None, scale: float = 0.02,
+                    direction_weight: float = 0.2, name: str = "combined_reward") -> RewardFunc:
+    """A TRL reward function: the weighted mean of format, accuracy and closeness rewards.
+
+    Parameters
+    ----------
+    weights : non-negative weights by name (``"format"``, ``"accuracy"``, ``"closeness"``); default
+        :data:`DEFAULT_WEIGHTS`. Missing names weigh 0.
+    scale, direction_weight : passed to the closeness part.
+    name : ``__name__`` of the returned function (TRL logs rewards under it).
+
+    Returns
+    -------
+    callable
+        ``f(completions, **columns) -> list[float | None]`` with
+        ``f = sum_i w_i r_i / sum_i w_i`` over the rewards that apply to the row (``None`` when none does).
+
+    Examples
+    --------
+    >>> f = combined_reward({"format": 1, "accuracy": 1})
+    >>> f(['{"PROB": "0.25"}', "{'PROB': 0.3}"], gold=[{"prob": 0.25}] * 2, task="PS")
+    [1.0, 0.375]
+    >>> f.__name__
+    'combined_reward'
+    """
+    w = dict(DEFAULT_WEIGHTS if weights is None else weights)
+    unknown = set(w) - {"format", "accuracy", "closeness"}
+    if unknown:
+        raise ValueError(f"unknown reward name(s) {sorted(unknown)}; use 'format', 'accuracy', 'closeness'")
+    if any(not (v >= 0) or math.isinf(v) for v in w.values()) or sum(w.values()) <= 0:
+        raise ValueError(f"weights must be finite, non-negative and not all zero: {w}")
+    close = make_closeness_reward(scale, direction_weight)
+    parts: list[tuple[float, RewardFunc]] = []
+    for key, fn in (("format", format_reward), ("accuracy", accuracy_reward), ("closeness", close)):
+        if w.get(key, 0) > 0:
+            parts.append((float(w[key]), fn))
+
+    def combined(completions: Sequence[Any], **columns: Any) -> list[float | None]:
+        texts = _texts(completions)
+        results = [(wt, fn(texts, **columns)) for wt, fn in parts]
+        out: list[float | None] = []
+        for i in range(len(texts)):
+            num = den = 0.0
+            for wt, rs in results:
+                if rs[i] is not None:
+                    num += wt * rs[i]
+                    den += wt
+            out.append(min(1.0, max(0.0, num / den)) if den > 0 else None)
+        return out
+
+    combined.__name__ = combined.__qualname__ = name
+    combined.__doc__ = f"Weighted reward {w} (scale={scale}, direction_weight={direction_weight})."
+    return combined
+
