@@ -1,0 +1,100 @@
+"""CLadder loader (the CLadder JSON format: an array of question records).
+
+Record fields: ``question_id``, ``desc_id``, ``given_info``, ``question``, ``answer`` (yes/no),
+``meta`` (``query_type``, ``rung``, ``graph_id``, ``story_id``, ``given_info`` numbers, ``estimand``,
+``groundtruth``, ``treatment``, ``outcome``, ...), ``reasoning`` (``step0``.. ``end``).
+
+Prompt: CLadder's given_info and question followed by an answer request, in the form CaLM uses for its
+CLadder-derived sets (CORR-B, BAS-B, CB-B, EAE-B, CR-B)::
+
+    Input Info: {background} {given_info}
+    Question: {question}
+    Answer (Yes or No ?):
+
+``{background} `` appears only when a record carries a ``background`` story field (the released
+question files put the story in a separate model file; the 45-item sample has none).
+
+Structure: ``graph`` from ``reasoning.step0`` ("Let V2 = smoking; X = obesity; ...") and ``step1``
+(``X->V3,V2->V3``), with CLadder's own node ids (X, Y, V1, V2, V3); ``query`` holds treatment, outcome
+and query type. ``given`` is left empty: CLadder's ``meta.given_info`` lists values in its own index
+order, kept verbatim in ``meta["given_info"]``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from whygym.items import Item
+from whygym.benchmarks._io import BenchmarkFormatError, read_records, require
+
+__all__ = ["load_cladder", "cladder_prompt"]
+
+
+def cladder_prompt(rec: dict[str, Any]) -> str:
+    info = rec["given_info"]
+    bg = rec.get("background")
+    if bg:
+        info = f"{bg.strip()} {info}"
+    return f"Input Info: {info}\nQuestion: {rec['question']}\nAnswer (Yes or No ?):"
+
+
+def _graph(reasoning: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    s0, s1 = str(reasoning.get("step0", "")), str(reasoning.get("step1", ""))
+    pairs = re.findall(r"(\w+) = ([^;]+?)(?=;|\.?\s*$)", s0.removeprefix("Let ").strip())
+    if not pairs:
+        return {}, f"no 'Let X = name; ...' in reasoning.step0 {s0[:80]!r}"
+    names = {k: v.strip() for k, v in pairs}
+    edges = [[a, b] for a, b in re.findall(r"(\w+)->(\w+)", s1)]
+    nodes = list(names)
+    for a, b in edges:
+        for n in (a, b):
+            if n not in names:
+                nodes.append(n)
+    return {"nodes": nodes, "edges": edges, "names": names}, None
+
+
+def load_cladder(path: str | os.PathLike, *, limit: int | None = None, benchmark: str = "cladder",
+                 subset: str | None = None) -> list[Item]:
+    """Load a CLadder JSON file (array; JSON Lines also accepted). Gold: ``{"label": "yes"|"no"}``."""
+    path = Path(path)
+    subset = subset or path.stem
+    items: list[Item] = []
+    for n, (where, rec) in enumerate(read_records(path)):
+        require(rec, ("given_info", "question", "answer", "meta"), path, where,
+                "a CLadder record {question_id, given_info, question, answer, meta, reasoning}")
+        lab = str(rec["answer"]).strip().lower()
+        if lab not in ("yes", "no"):
+            raise BenchmarkFormatError(f"{path}: {where}: answer {rec['answer']!r}; expected yes or no")
+        m = rec["meta"]
+        if not isinstance(m, dict) or "query_type" not in m:
+            raise BenchmarkFormatError(f"{path}: {where}: meta has no query_type; expected a CLadder meta object")
+        try:
+            rung = int(m.get("rung", 0))
+        except (TypeError, ValueError):
+            raise BenchmarkFormatError(f"{path}: {where}: meta.rung {m.get('rung')!r} is not an integer") from None
+        qid = rec.get("question_id", n)
+        meta = {"benchmark": benchmark, "subset": subset, "file": path.name, "path": str(path), "where": where,
+                "index": n, "language": "EN", "question_id": qid, "desc_id": rec.get("desc_id")}
+        for k in ("query_type", "rung", "graph_id", "story_id", "model_id", "estimand", "formal_form",
+                  "groundtruth", "given_info", "treatment", "outcome", "polarity", "treated", "result", "baseline",
+                  "collider"):
+            if k in m:
+                meta[k] = m[k]
+        reasoning = rec.get("reasoning") or {}
+        graph, err = _graph(reasoning) if isinstance(reasoning, dict) else ({}, "reasoning is not an object")
+        if err:
+            meta["parse_error"] = err
+        query = {"query_type": m["query_type"]}
+        for k in ("treatment", "outcome"):
+            if k in m:
+                query[k] = m[k]
+        items.append(Item(id=f"{benchmark}:{subset}:{qid}", task=str(m["query_type"]), rung=rung,
+                          prompt=cladder_prompt(rec), answer=lab.capitalize(), gold={"label": lab},
+                          reason={str(k): str(v) for k, v in reasoning.items()} if isinstance(reasoning, dict)
+                          else {}, graph=graph, query=query, meta=meta))
+        if limit is not None and len(items) >= limit:
+            break
+    return items

@@ -1,0 +1,650 @@
+"""Recover the structure (graph, query, given) of a causal question from its own text.
+
+The exact auditor re-derives every gold answer from ``item.graph``, ``item.query`` and ``item.given``;
+this module fills them from what the benchmark item states, in English and Chinese.
+
+Conventions (shared with the generator)
+---------------------------------------
+* ``graph = {"nodes": ["A", "B", ...], "edges": [["A", "C"], ...], "names": {"A": "smku", ...}}``.
+  Node ids are letters. When the item gives letters (CaLM ``Background.graph``, CauGym inline
+  ``(C=0)`` annotations) those are used; when only prose is available ("X has a direct effect on Y."),
+  the names get letters in order of first appearance (``meta["node_ids"] = "first-appearance"``).
+* ``given = {"P(C=0|A=0)": 0.8445, "P(A=0,B=0)": 0.0613, ...}``: no spaces, outcome(s) first, then
+  ``|`` and the conditions in the order the text states them.
+* ``query = {"treatment": "B", "outcome": "D", "x": 1, "y": 0, ...}`` with task-specific keys
+  (``fixed`` for CDE, ``x_factual`` for ETT, ``x_factual``/``y_factual``/``bound`` for PN and PS).
+
+Value words
+-----------
+The text says "smku being low", "降雨量为大". Which word means 0 is only shown by the math
+(``data_info_math``). For each item we align the worded statements with the math statements
+(same probability, same variables) and learn, per variable, word -> value; a variable's other word
+gets the complementary value. Words the math does not settle fall back to :data:`DEFAULT_ZERO_WORDS`
+/ :data:`DEFAULT_ONE_WORDS` (low/no/bad/... = 0, high/yes/good/... = 1), and the fallbacks used are
+listed in ``info["defaulted"]`` so a report can count them.
+
+Failures never raise: :func:`parse_calm_record` and :func:`parse_prompt` return the list of problems,
+which loaders store in ``item.meta["parse_error"]``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+__all__ = ["parse_calm_record", "parse_prompt", "parse_math", "parse_names", "parse_letter_graph",
+           "parse_prose_graph", "parse_worded_statements", "default_value", "canonical_key",
+           "split_calm_prompt", "DEFAULT_ZERO_WORDS", "DEFAULT_ONE_WORDS"]
+
+NUM = r"-?\d+(?:\.\d+)?"
+
+# --- default value words -------------------------------------------------------------------------
+#: English / Chinese words read as value 0 when the item's own math does not settle them.
+DEFAULT_ZERO_WORDS = {
+    "en": {"low", "no", "bad", "poor", "few", "little", "small", "short", "slow", "cold", "light", "dry",
+           "weak", "unhealthy", "insufficient", "lacking", "limited", "inefficient", "unsuccessful",
+           "negative", "absent", "unavailable", "unemployed", "unsatisfied", "dissatisfied", "unhappy",
+           "inadequate", "rejected", "failing", "fail", "failed", "irregular", "less", "lower", "minimal",
+           "mild", "rare", "infrequent", "sparse", "scarce", "non-existent", "nonexistent", "false",
+           "off", "none", "lack", "decreased", "decrease", "cool", "cheap", "easy", "thin", "underweight",
+           "incompetent", "unproductive", "unskilled", "poorly", "worse", "worst", "disapproved",
+           "unapproved", "denied", "inactive", "quiet", "calm", "safe", "not", "lack of", "inappropriate",
+           "unsuitable", "scarcity of"},
+    "cn": {"低", "否", "少", "小", "差", "坏", "不好", "冷", "有限", "缺乏", "不足", "不够", "负面", "低效", "短",
+           "慢", "轻", "弱", "无", "不存在", "未通过", "失败", "失业", "疲倦", "干燥", "不健康", "不熟练", "无能",
+           "不定期", "不幸福", "不满意", "不适宜", "差劲", "低级", "较低", "较少", "稀少", "贫乏", "无咖啡因"},
+}
+DEFAULT_ONE_WORDS = {
+    "en": {"high", "yes", "good", "many", "much", "a lot", "lot", "large", "big", "long", "fast", "hot",
+           "heavy", "wet", "strong", "healthy", "sufficient", "abundant", "ample", "adequate", "enough",
+           "efficient", "successful", "positive", "present", "available", "employed", "satisfied", "happy",
+           "regular", "approved", "passing", "pass", "passed", "excellent", "proficient", "high-ranking",
+           "more", "higher", "maximal", "severe", "frequent", "true", "on", "increased", "increase",
+           "warm", "expensive", "hard", "thick", "overweight", "competent", "productive", "skilled",
+           "well", "better", "best", "active", "loud", "dangerous", "great", "plenty", "rich", "existent",
+           "plentiful", "abundance of", "appropriate", "suitable"},
+    "cn": {"高", "是", "多", "大", "好", "健康", "丰富", "热", "充足", "出色", "高效", "定期", "优秀", "成功", "重",
+           "高产", "就业", "很多", "满意", "高级", "适宜", "快乐", "熟练", "快", "批准", "含咖啡因", "可用", "适当",
+           "精神焕发", "存在", "通过", "湿润", "幸福", "长", "强", "较高", "较多", "最大"},
+}
+_NEG_PREFIXES = {"en": ("not ", "non-", "non", "un", "lack of ", "lacking ", "insufficient ", "low ", "poor ",
+                        "little ", "few "),
+                 "cn": ("不", "无", "未", "缺", "非", "低", "差", "少")}
+_POS_PREFIXES = {"en": ("high ", "a lot", "good ", "well ", "very ", "highly ", "much ", "many "),
+                 "cn": ("高", "很", "多")}
+
+
+def default_value(word: str, lang: str = "en") -> int | None:
+    """The default 0/1 reading of a value word, or ``None`` when it is not in the default lists.
+
+    >>> default_value("low"), default_value("a lot"), default_value("不健康", "cn"), default_value("zzz")
+    (0, 1, 0, None)
+    """
+    w = word.strip().lower()
+    if w in DEFAULT_ZERO_WORDS[lang]:
+        return 0
+    if w in DEFAULT_ONE_WORDS[lang]:
+        return 1
+    if w.startswith(_NEG_PREFIXES[lang]):
+        return 0
+    if w.startswith(_POS_PREFIXES[lang]):
+        return 1
+    return None
+
+
+def canonical_key(outs: list[tuple[str, int]], conds: list[tuple[str, int]]) -> str:
+    """``P(C=0|A=0,B=1)`` from ``[("C", 0)]`` and ``[("A", 0), ("B", 1)]`` (no spaces, order kept)."""
+    lhs = ",".join(f"{v}={x}" for v, x in outs)
+    if conds:
+        return f"P({lhs}|" + ",".join(f"{v}={x}" for v, x in conds) + ")"
+    return f"P({lhs})"
+
+
+# --- math ------------------------------------------------------------------------------------------
+_MATH_ONE = re.compile(r"P\((?P<lhs>[A-Z]\w*=\d(?:,[A-Z]\w*=\d)*)(?:\|(?P<rhs>[A-Z]\w*=\d(?:,[A-Z]\w*=\d)*))?\)"
+                       rf"=(?P<p>{NUM})")
+
+
+def _pairs_from_math(s: str | None) -> list[tuple[str, int]]:
+    if not s:
+        return []
+    return [(a, int(b)) for a, b in (t.split("=") for t in s.split(","))]
+
+
+def parse_math(text: str) -> list[dict[str, Any] | None]:
+    """Parse ``data_info_math`` into statements; a malformed chunk (e.g. ``P=0.2157``) becomes ``None``.
+
+    >>> parse_math("P(C=0|A=0)=0.8445; P=0.1; ")[0]["key"], parse_math("P=0.1;")
+    ('P(C=0|A=0)', [None])
+    """
+    out: list[dict[str, Any] | None] = []
+    for chunk in text.split(";"):
+        chunk = chunk.strip()
+        if not chunk:
+            continue
+        m = _MATH_ONE.fullmatch(chunk.replace(" ", ""))
+        if not m:
+            out.append(None)
+            continue
+        outs, conds = _pairs_from_math(m["lhs"]), _pairs_from_math(m["rhs"])
+        out.append({"outs": outs, "conds": conds, "p": float(m["p"]), "p_text": m["p"],
+                    "key": canonical_key(outs, conds)})
+    return out
+
+
+# --- names and graphs --------------------------------------------------------------------------------
+_NAMES_EN = re.compile(r"(?:^|[\s:,])([A-Z]\w*) represents (.+?)(?=, [A-Z]\w* represents | and [A-Z]\w* represents "
+                       r"|\.\s*$|$)", re.S)
+_NAMES_CN = re.compile(r"([A-Z]\w*)代表(.+?)(?=[,，、]\s*[A-Z]\w*代表|。\s*$|$)", re.S)
+
+
+def parse_names(text: str, lang: str = "en") -> dict[str, str]:
+    """``{"A": "smku", ...}`` from a CaLM ``real_world_meaning`` sentence (EN or CN)."""
+    rx = _NAMES_EN if lang == "en" else _NAMES_CN
+    return {k: v.strip() for k, v in rx.findall(text)}
+
+
+def parse_letter_graph(text: str) -> tuple[list[str], list[list[str]]] | None:
+    """Nodes and edges from "Given a causal graph with 4 nodes A, B, C, D, and 4 edges A->C, ..." (EN/CN)."""
+    m = (re.search(r"(\d+) nodes? (.*?),? and (\d+) edges?(.*)$", text, re.S)
+         or re.search(r"(\d+)个节点(.*?)和(\d+)条边(.*)$", text, re.S))
+    if not m:
+        return None
+    nodes = re.findall(r"[A-Z]\w*", m[2])
+    edges = [[a, b] for a, b in re.findall(r"([A-Z]\w*)\s*->\s*([A-Z]\w*)", m[4])]
+    if len(nodes) != int(m[1]) or len(edges) != int(m[3]) or any(u not in nodes or v not in nodes for u, v in edges):
+        return None
+    return nodes, edges
+
+
+_WORLD_PREFIX = re.compile(r"^.*?(?:causal relationships|influencing factors|additional factors)[^:：]*[:：]\s*"
+                           r"|^.*?假设世界[:：]\s*", re.S)
+
+
+def _strip_world_prefix(text: str) -> str:
+    return _WORLD_PREFIX.sub("", text, count=1)
+
+
+def _name_alternation(names) -> str:
+    return "|".join(re.escape(n) for n in sorted(set(names), key=len, reverse=True) if n)
+
+
+_DIRECT_EN = (r"(?:has a direct (?:causal )?(?:effect|impact|influence) on|directly (?:influences|affects|impacts|"
+              r"causes|determines))")
+
+
+def _split_en_sentences(body: str) -> list[str]:
+    """Split prose on ". " / "." before a capital / end, re-joining pieces cut inside "(e.g. ...)"."""
+    frags = re.split(r"\.(?:\s+|(?=[A-Z])|\s*$)", body)
+    out: list[str] = []
+    carry = ""
+    for fr in frags:
+        cur = carry + fr
+        if cur.count("(") > cur.count(")") or re.search(r"\b(?:e\.g|i\.e|etc|vs|Mr|Mrs|Dr|St)$", cur):
+            carry = cur + ". "
+            continue
+        carry = ""
+        if cur.strip():
+            out.append(cur)
+    if carry.strip():
+        out.append(carry.rstrip(". "))
+    return out
+
+
+def parse_prose_graph(given_info: str, lang: str = "en", known_names: list[str] | None = None
+                      ) -> tuple[list[str], list[tuple[str, str]]] | None:
+    """Names (in order of first appearance) and named edges from "X has a direct effect on Y." prose.
+
+    Objects may be listed ("X has a direct effect on Y and Z."). Returns ``None`` when no such sentence.
+    Names are compared case-insensitively; each keeps the spelling of its first non-initial use.
+    """
+    body = _strip_world_prefix(given_info)
+    if lang == "en":
+        # Sentences end with "." followed by a capital or the end ("e.g. lightning" stays inside a name).
+        sents = []
+        for sent in _split_en_sentences(body):
+            m = re.fullmatch(rf"\s*(.+?) {_DIRECT_EN} (.+?)\s*", sent, re.S)
+            if m:
+                sents.append((m[1], m[2]))
+    else:
+        sents = re.findall(r"([^。]+?)对([^。]+?)(?:也)?有直接影响", body)
+    if not sents:
+        return None
+    order: list[str] = []
+    spelled: dict[str, str] = {}
+
+    def see(name: str, initial: bool) -> str:
+        name = name.strip()
+        k = name.lower()
+        if k not in spelled:
+            order.append(k)
+            spelled[k] = name[0].lower() + name[1:] if (initial and lang == "en" and name[:1].isupper()
+                                                         and not name[1:2].isupper()) else name
+        elif not initial:
+            spelled[k] = name
+        return k
+
+    edges = []
+    known = {n.lower() for n in (known_names or [])}
+    for subj, objs in sents:
+        s = see(subj, True)
+        objs = objs.strip()
+        if known and objs.lower() in known:
+            parts = [objs]
+        else:
+            parts = [p for p in re.split(r",\s*(?:and\s+)?|\s+and\s+|、|和|以及", objs) if p.strip()]
+            if known and not all(p.strip().lower() in known for p in parts):
+                parts = [objs]
+        for p in parts:
+            edges.append((s, see(p, False)))
+    names = [spelled[k] for k in order]
+    return names, [(spelled[a], spelled[b]) for a, b in edges]
+
+
+# --- worded statements ----------------------------------------------------------------------------------
+def _pairs_from_words(seg: str, name_alt: str, lang: str) -> list[tuple[str, str, str | None]] | None:
+    """Split "smku being low and arbu being high" into ``[(name, word, letter_or_None), ...]``."""
+    if lang == "en":
+        rx = re.compile(rf"(?:^|(?<=[\s,]))(?:the\s+)?(?P<n>{name_alt}) (?:being|is|was) ", re.I)
+    else:
+        rx = re.compile(rf"(?P<n>{name_alt})为", re.I)
+    ms = list(rx.finditer(seg))
+    if not ms or seg[:ms[0].start()].strip(" ,，"):
+        return None
+    out = []
+    for i, m in enumerate(ms):
+        end = ms[i + 1].start() if i + 1 < len(ms) else len(seg)
+        val = seg[m.end():end].strip()
+        val = re.sub(r"(?:,|，|、|\band\b|且|以及|和)\s*$", "", val).strip()
+        letter = None
+        a = re.search(r"\s*\(([A-Z]\w*)=(\d)\)\s*$", val)
+        if a:
+            letter, val = (a[1], int(a[2])), val[:a.start()].strip()
+        if not val:
+            return None
+        out.append((m["n"], val, letter))
+    return out
+
+
+def _sentences(text: str, lang: str) -> list[str]:
+    text = text.strip()
+    if lang == "en":
+        parts = re.split(r"(?<=\d)\.(?=\s|$)|\n", text)
+    else:
+        parts = re.split(r"[。\n]", text)
+    return [p.strip() for p in parts if p.strip()]
+
+
+def parse_worded_statements(data_info: str, names: list[str], lang: str = "en"
+                            ) -> tuple[list[dict[str, Any]], list[str]]:
+    """Parse "For those with A being low, the probability of C being low is 0.8445." style sentences.
+
+    Returns ``(statements, problems)``; each statement is
+    ``{"outs": [(name, word, letter?)], "conds": [...], "p": float, "p_text": str}``.
+    """
+    alt = _name_alternation(names)
+    stmts, problems = [], []
+    if not alt:
+        return stmts, (["no variable names to read the numbers with"] if data_info.strip() else [])
+    for sent in _sentences(data_info, lang):
+        if lang == "en":
+            m = (re.fullmatch(rf"for those with (?P<cond>.+?), the probability of (?P<out>.+?) is (?P<p>{NUM})\.?",
+                              sent, re.I | re.S)
+                 or re.fullmatch(rf"the probability of (?P<out>.+?) is (?P<p>{NUM})\.?", sent, re.I | re.S))
+        else:
+            m = (re.fullmatch(rf"在(?P<cond>.+?)的条件下[,，]\s*(?P<out>.+?)的概率为(?P<p>{NUM})", sent, re.S)
+                 or re.fullmatch(rf"(?P<out>.+?)的概率为(?P<p>{NUM})", sent, re.S))
+        if not m:
+            problems.append(f"unparsed probability sentence: {sent!r}")
+            continue
+        outs = _pairs_from_words(m["out"], alt, lang)
+        conds = _pairs_from_words(m["cond"], alt, lang) if m.groupdict().get("cond") else []
+        if outs is None or conds is None:
+            problems.append(f"unknown variable in sentence: {sent!r}")
+            continue
+        stmts.append({"outs": outs, "conds": conds, "p": float(m["p"]), "p_text": m["p"]})
+    return stmts, problems
+
+
+# --- value-word resolution --------------------------------------------------------------------------------
+class _Values:
+    """Per-variable word -> 0/1 map, learned from math, completed by complement, then defaults."""
+
+    def __init__(self, lang: str):
+        self.lang = lang
+        self.learned: dict[str, dict[str, int]] = {}
+        self.conflicts: list[str] = []
+        self.defaulted: list[tuple[str, str, int]] = []
+
+    def learn(self, var: str, word: str, value: int) -> None:
+        w = word.lower()
+        d = self.learned.setdefault(var, {})
+        if d.get(w, value) != value:
+            self.conflicts.append(f"word {word!r} of {var} read as both {d[w]} and {value}")
+        d[w] = value
+
+    def value(self, var: str, word: str) -> int | None:
+        w = word.lower()
+        d = self.learned.get(var, {})
+        if w in d:
+            return d[w]
+        others = {v for k, v in d.items() if k != w}
+        if len(others) == 1:  # binary variable: the other word has the other value
+            return 1 - others.pop()
+        v = default_value(w, self.lang)
+        if v is not None:
+            self.defaulted.append((var, word, v))
+        return v
+
+
+def _align(words: list[dict], math: list[dict | None], name2id: dict[str, str], values: _Values) -> int:
+    """Learn value words from math statements that state the same thing; returns how many aligned."""
+    n = 0
+    used = set()
+    for i, ws in enumerate(words):
+        cands = [i] if i < len(math) else []
+        cands += [j for j, ms in enumerate(math) if ms is not None and ms["p_text"] == ws["p_text"] and j != i]
+        for j in cands:
+            ms = math[j] if j < len(math) else None
+            if ms is None or j in used or abs(ms["p"] - ws["p"]) > 1e-12:
+                continue
+            wl = [(name2id.get(nm.lower()), w) for nm, w, _ in ws["outs"]] + \
+                 [(name2id.get(nm.lower()), w) for nm, w, _ in ws["conds"]]
+            ml = ms["outs"] + ms["conds"]
+            if len(ws["outs"]) != len(ms["outs"]) or len(wl) != len(ml) or \
+                    any(a != b for (a, _), (b, _) in zip(wl, ml)):
+                continue
+            for (var, w), (_, v) in zip(wl, ml):
+                values.learn(var, w, v)
+            used.add(j)
+            n += 1
+            break
+    return n
+
+
+def _given_from_words(words: list[dict], name2id: dict[str, str], values: _Values
+                      ) -> tuple[dict[str, float], list[str]]:
+    given, problems = {}, []
+    for ws in words:
+        sides = []
+        for side in (ws["outs"], ws["conds"]):
+            got = []
+            for nm, w, inline in side:
+                var = inline[0] if inline else name2id.get(nm.lower())
+                v = inline[1] if inline else values.value(var, w) if var else None
+                if var is None or v is None:
+                    problems.append(f"cannot read {nm!r} being {w!r} as a value (no math, not a default word)")
+                    got = None
+                    break
+                got.append((var, v))
+            if got is None:
+                break
+            sides.append(got)
+        if len(sides) == 2:
+            key = canonical_key(sides[0], sides[1])
+            if key in given and given[key] != ws["p"]:
+                problems.append(f"{key} stated twice with different values")
+            given[key] = ws["p"]
+    return given, problems
+
+
+# --- questions ------------------------------------------------------------------------------------------
+def _w(name: str) -> str:
+    return rf"(?P<{name}>.+?)"
+
+
+def _question_templates(task: str, lang: str, alt: str) -> list[str]:
+    T, O = rf"(?:the )?(?P<T>{alt})", rf"(?:the )?(?P<O>{alt})"
+    T2, O2 = r"(?:the )?(?P=T)", r"(?:the )?(?P=O)"
+    if lang == "cn":
+        T, O, T2, O2 = rf"(?P<T>{alt})", rf"(?P<O>{alt})", r"(?P=T)", r"(?P=O)"
+        c = r"[，,]\s*"
+        return {
+            "ATE": [rf"如果{T}被改变为{_w('x')}{c}那么{O}更有可能为{_w('y')}吗？"],
+            "CDE": [rf"在(?P<fixed>.+?)的条件下{c}假如{T}为{_w('x')}{c}那么{O}更有可能为{_w('y')}吗？"],
+            "ETT": [rf"对于那些{T}为{_w('xf')}{c}假如{T2}为{_w('x')}{c}那么{O}更有可能为{_w('y')}吗？"],
+            "NDE": [rf"假如所有中间变量保持不变{c}而{T}变化为{_w('x')}{c}那么{O}更有可能为{_w('y')}吗？"],
+            "NIE": [rf"假如{T}保持不变{c}而所有中间变量被改变为当它们在{T2}变化为{_w('x')}下的取值{c}"
+                    rf"那么{O}更有可能为{_w('y')}吗？"],
+            "PN": [rf"给定{T}为{_w('xf')}且{O}为{_w('yf')}{c}(?:那么)?假如{T2}为{_w('x')}{c}此时{O2}为{_w('y')}"
+                   r"的概率的(?P<bound>上界|下界)是多少？"],
+        }.get("PN" if task == "PS" else task, [])
+    return {
+        "ATE": [rf"if {T} is changed to be {_w('x')}, will {O} be more likely to be {_w('y')}\?"],
+        "CDE": [rf"conditioned on (?P<fixed>.+?), if {T} had been {_w('x')}, would {O} have been more likely to be "
+                rf"{_w('y')}\?"],
+        "ETT": [rf"for those with {T} being {_w('xf')}, if their {T2} had been {_w('x')}, would {O} have been more "
+                rf"likely to be {_w('y')}\?"],
+        "NDE": [rf"suppose the mediator keeps constant when {T} is changed to be {_w('x')}, would {O} have been more "
+                rf"likely to be {_w('y')}\?"],
+        "NIE": [rf"suppose {T} is held constant and the mediator changes to whatever value it would have attained "
+                rf"under {T2} changing to be {_w('x')}, would {O} have been more likely to be {_w('y')}\?"],
+        "PN": [rf"given that {T} was {_w('xf')} and {O} was {_w('yf')}, what is the (?P<bound>upper|lower) bound of "
+               rf"the probability (?:of|that) {O2} would have been {_w('y')} if {T2} had been {_w('x')}\?"],
+    }.get("PN" if task == "PS" else task, [])
+
+
+def _instruction_to(instruction: str, alt: str, lang: str) -> tuple[str, str] | None:
+    if lang == "cn":
+        m = re.search(rf"考虑(?P<T>{alt})作用于(?P<O>{alt})的", instruction)
+    else:
+        m = re.search(rf"\bof (?:the )?(?P<T>{alt}) on (?:the )?(?P<O>{alt})\.?\s*$", instruction, re.I)
+    return (m["T"], m["O"]) if m else None
+
+
+def parse_question(task: str, question: str, instruction: str, name2id: dict[str, str], values: _Values,
+                   lang: str = "en") -> tuple[dict[str, Any], list[str]]:
+    """The query dict for one of the seven tasks from its question (and instruction, as a cross-check)."""
+    alt = _name_alternation(name2id_names(name2id))
+    problems: list[str] = []
+    q = question.strip()
+    m = None
+    for t in _question_templates(task, lang, alt):
+        m = re.fullmatch(t, q, re.I | re.S)
+        if m:
+            break
+    if not m:
+        return {}, [f"question does not match the {task} phrasing: {q!r}"]
+    gd = m.groupdict()
+    tid, oid = name2id.get(gd["T"].lower()), name2id.get(gd["O"].lower())
+    query: dict[str, Any] = {"treatment": tid, "outcome": oid}
+    if instruction:
+        to = _instruction_to(instruction, alt, lang)
+        if to and (name2id.get(to[0].lower()), name2id.get(to[1].lower())) != (tid, oid):
+            problems.append(f"instruction names {to} but question treatment/outcome is {(gd['T'], gd['O'])}")
+
+    def val(var, key):
+        v = values.value(var, gd[key].strip())
+        if v is None:
+            problems.append(f"cannot read {gd[key]!r} (value of {var}) as 0/1")
+        return v
+
+    query["x"] = val(tid, "x")
+    query["y"] = val(oid, "y")
+    if "xf" in gd and gd.get("xf") is not None:
+        query["x_factual"] = val(tid, "xf")
+    if gd.get("yf") is not None:
+        query["y_factual"] = val(oid, "yf")
+    if gd.get("bound"):
+        query["bound"] = "upper" if gd["bound"] in ("upper", "上界") else "lower"
+    if gd.get("fixed") is not None:
+        pairs = _pairs_from_words(gd["fixed"], alt, lang)
+        if pairs is None:
+            problems.append(f"cannot read the conditioned-on part {gd['fixed']!r}")
+        else:
+            fixed = {}
+            for nm, w, inline in pairs:
+                var = inline[0] if inline else name2id.get(nm.lower())
+                v = inline[1] if inline else values.value(var, w)
+                if v is None:
+                    problems.append(f"cannot read {w!r} (value of {var}) as 0/1")
+                fixed[var] = v
+            query["fixed"] = fixed
+    return query, problems
+
+
+def name2id_names(name2id: dict[str, str]) -> list[str]:
+    return list(name2id)
+
+
+def _learn_question_words(task, question, instruction, name2id, values, lang):
+    """Nothing to learn from the question itself; kept as a hook for phrasings that state values inline."""
+    return None
+
+
+def _finish(graph, query, given, problems, values, info):
+    if values.conflicts:
+        problems = problems + values.conflicts
+    info["defaulted"] = [list(t) for t in values.defaulted]
+    return graph, query, given, problems, info
+
+
+# --- CaLM records ---------------------------------------------------------------------------------------
+def parse_calm_record(rec: dict[str, Any], task: str, lang: str = "en", use_math: bool = True
+                      ) -> tuple[dict, dict, dict, list[str], dict[str, Any]]:
+    """Parse a CaLM probability-style record (``Background``, ``Instruction``, ``Question``).
+
+    Returns ``(graph, query, given, problems, info)``. ``given`` comes from ``data_info_math`` when
+    every math statement is well formed and ``use_math``; otherwise from the words of ``data_info``
+    (value words learned from whatever math statements are well formed, then defaults).
+    ``info`` records ``given_source``, ``words_vs_math`` (agreement of the two readings) and the
+    value words that fell back to defaults.
+    """
+    bg = rec.get("Background") or {}
+    problems: list[str] = []
+    info: dict[str, Any] = {}
+    names = parse_names(bg.get("real_world_meaning", ""), lang)
+    lg = parse_letter_graph(bg.get("graph", ""))
+    graph: dict[str, Any] = {}
+    if lg:
+        nodes, edges = lg
+        graph = {"nodes": nodes, "edges": edges, "names": {n: names.get(n, n) for n in nodes}}
+        if names and set(names) != set(nodes):
+            problems.append(f"real_world_meaning names {sorted(names)} but graph has nodes {nodes}")
+    else:
+        problems.append(f"cannot read the graph sentence {bg.get('graph', '')!r}")
+    name2id = {v.lower(): k for k, v in names.items()}
+    if len(name2id) != len(names):
+        problems.append("two nodes share one name; names cannot be mapped back to letters")
+    # cross-check the prose graph against the lettered one
+    pg = parse_prose_graph(rec.get("given_info", ""), lang, list(names.values()))
+    if pg and lg:
+        pe = {(name2id.get(a.lower()), name2id.get(b.lower())) for a, b in pg[1]}
+        if pe != {tuple(e) for e in lg[1]}:
+            problems.append("the prose graph (given_info) and Background.graph disagree")
+    values = _Values(lang)
+    math = parse_math(bg.get("data_info_math", "") or "")
+    words, wp = parse_worded_statements(bg.get("data_info", "") or "", list(names.values()), lang)
+    if use_math and math:
+        _align(words, math, name2id, values)
+    given_w, gp = _given_from_words(words, name2id, values)
+    math_ok = bool(math) and all(s is not None for s in math)
+    if use_math and math_ok:
+        given = {s["key"]: s["p"] for s in math}
+        info["given_source"] = "data_info_math"
+        info["words_vs_math"] = "equal" if given_w == given and not wp and not gp else "differ"
+        if info["words_vs_math"] == "differ":
+            info["words_problems"] = wp + gp
+    else:
+        given = given_w
+        problems += wp + gp
+        info["given_source"] = "data_info words" if words else "none"
+        if math and not math_ok:
+            info["math_malformed"] = sum(s is None for s in math)
+    query: dict[str, Any] = {}
+    if task in ("ATE", "CDE", "ETT", "NDE", "NIE", "PN", "PS"):
+        query, qp = parse_question(task, rec.get("Question", ""), rec.get("Instruction", ""), name2id, values, lang)
+        problems += qp
+        problems += _reason_check(rec.get("Reason") or {}, query)
+    return _finish(graph, query, given, problems, values, info)
+
+
+def _reason_check(reason: dict[str, str], query: dict[str, Any]) -> list[str]:
+    """Cross-check treatment/outcome letters with "treatment (B)" / "outcome (D)" in the Reason, if present."""
+    text = " ".join(str(v) for v in reason.values())
+    out = []
+    for role in ("treatment", "outcome"):
+        m = re.search(rf"{role} \(([A-Z]\w*)\)", text)
+        if m and query.get(role) and m[1] != query[role]:
+            out.append(f"question gives {role} {query[role]} but the Reason says {role} ({m[1]})")
+    return out
+
+
+# --- prompts only (CauGym) ---------------------------------------------------------------------------------
+def split_calm_prompt(prompt: str) -> dict[str, str]:
+    """Split a CaLM-style prompt into given_info, data_info, instruction, question, request (EN or CN)."""
+    lines = prompt.split("\n")
+    parts = {"given_info": "", "data_info": [], "instruction": "", "question": "", "request": []}
+    state = None
+    for ln in lines:
+        if ln.startswith(("Input Info:", "输入信息：")):
+            parts["given_info"] = ln.split(":", 1)[1].strip() if ln.startswith("Input Info:") else ln[5:].strip()
+            state = "data_info"
+        elif ln.startswith(("Instruction:", "指令：")):
+            parts["instruction"] = ln.split(":", 1)[1].strip() if ln.startswith("Instruction:") else ln[3:].strip()
+            state = None
+        elif ln.startswith(("Question:", "问题：")):
+            parts["question"] = ln.split(":", 1)[1].strip() if ln.startswith("Question:") else ln[3:].strip()
+            state = "request"
+        elif state == "data_info":
+            parts["data_info"].append(ln)
+        elif state == "request":
+            parts["request"].append(ln)
+    parts["data_info"] = "\n".join(parts["data_info"]).strip()
+    parts["request"] = "\n".join(parts["request"]).strip()
+    return parts
+
+
+def _letters(n: int, taken: set[str]) -> list[str]:
+    out, i = [], 0
+    while len(out) < n:
+        s = chr(65 + i % 26) + (str(i // 26) if i >= 26 else "")
+        if s not in taken:
+            out.append(s)
+        i += 1
+    return out
+
+
+def parse_prompt(prompt: str, task: str, lang: str = "en") -> tuple[dict, dict, dict, list[str], dict[str, Any]]:
+    """Parse a CaLM-style prompt when the prompt is all there is (CauGym).
+
+    Names come from the "X has a direct effect on Y." sentences. Letters: inline annotations such as
+    "(C=0)" fix a name's letter; the other names get the first unused letters in order of first
+    appearance. Value words come from the inline annotations, then the default lists.
+    """
+    parts = split_calm_prompt(prompt)
+    problems: list[str] = []
+    info: dict[str, Any] = {}
+    pg = parse_prose_graph(parts["given_info"], lang)
+    if not pg:
+        return {}, {}, {}, [f"no 'has a direct effect on' sentences in {parts['given_info'][:120]!r}"], info
+    names, named_edges = pg
+    values = _Values(lang)
+    words, wp = parse_worded_statements(parts["data_info"], names, lang)
+    inline: dict[str, str] = {}
+    for ws in words:
+        for nm, w, lt in ws["outs"] + ws["conds"]:
+            if lt:
+                if inline.get(nm.lower(), lt[0]) != lt[0]:
+                    problems.append(f"{nm!r} annotated with two letters")
+                inline[nm.lower()] = lt[0]
+                values.learn(lt[0], w, lt[1])
+    free = _letters(len(names), set(inline.values()))
+    name2id, it = {}, iter(free)
+    for nm in names:
+        name2id[nm.lower()] = inline.get(nm.lower()) or next(it)
+    info["node_ids"] = "inline letters" if len(inline) == len(names) else (
+        "first-appearance" if not inline else "inline letters + first-appearance")
+    nodes = [name2id[n.lower()] for n in names]
+    graph = {"nodes": nodes, "edges": [[name2id[a.lower()], name2id[b.lower()]] for a, b in named_edges],
+             "names": {name2id[n.lower()]: n for n in names}}
+    given, gp = _given_from_words(words, name2id, values)
+    problems += wp + gp
+    query: dict[str, Any] = {}
+    if task in ("ATE", "CDE", "ETT", "NDE", "NIE", "PN", "PS"):
+        if not parts["question"]:
+            problems.append("no 'Question:' line")
+        else:
+            query, qp = parse_question(task, parts["question"], parts["instruction"], name2id, values, lang)
+            problems += qp
+    return _finish(graph, query, given, problems, values, info)
