@@ -60,7 +60,7 @@ DEFAULT_ONE_WORDS = {
            "efficient", "successful", "positive", "present", "available", "employed", "satisfied", "happy",
            "regular", "approved", "passing", "pass", "passed", "excellent", "proficient", "high-ranking",
            "more", "higher", "maximal", "severe", "frequent", "true", "on", "increased", "increase",
-           "warm", "expensive", "hard", "thick", "overweight", "competent", "productive", "skilled",
+           "warm", "expensive", "hard", "thick", "competent", "productive", "skilled",
            "well", "better", "best", "active", "loud", "dangerous", "great", "plenty", "rich", "existent",
            "plentiful", "abundance of", "appropriate", "suitable"},
     "cn": {"高", "是", "多", "大", "好", "健康", "丰富", "热", "充足", "出色", "高效", "定期", "优秀", "成功", "重",

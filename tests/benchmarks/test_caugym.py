@@ -1,0 +1,102 @@
+"""CauGym loader: counts, gold, byte-for-byte equality with CaLM Lite EN prompts, insufficient instruction."""
+
+import json
+from collections import Counter
+
+import pytest
+
+from whygym.benchmarks import load_caugym, load_calm
+
+
+@pytest.fixture(scope="module")
+def caugym(root):
+    return {s: load_caugym(root / "caugym" / f"{s}_dataset.json")
+            for s in ("base", "rephrased", "omitted", "insufficient")}
+
+
+def test_counts_and_tasks(caugym):
+    for s, items in caugym.items():
+        assert len(items) == 700, s
+        assert Counter(i.task for i in items) == {t: 100 for t in ("ATE", "CDE", "ETT", "NDE", "NIE", "PN", "PS")}
+        assert all(i.meta["subset"] == s and i.meta["benchmark"] == "caugym" for i in items)
+        assert len({i.id for i in items}) == 700
+
+
+def test_gold_from_answer_json(caugym, root):
+    raw = json.loads((root / "caugym" / "base_dataset.json").read_text(encoding="utf-8"))
+    for it, rec in zip(caugym["base"], raw):
+        ans = json.loads(rec["answer"])
+        assert it.gold["prob"] == float(ans["PROB"])
+        if it.task in ("PN", "PS"):
+            assert "label" not in it.gold
+        else:
+            assert it.gold["label"] == ans["ANSWER"].lower()
+    assert all(i.gold == {"label": "LACK_CONDITION"} for i in caugym["insufficient"])
+
+
+def test_base_prompts_equal_calm_lite_en_byte_for_byte(caugym, root):
+    calm = load_calm(root / "calm_lite", kinds="P", language="EN", parse=False)
+    prompts = {it.prompt: it for it in calm}
+    assert len(prompts) == 700
+    same = sum(it.prompt.encode() in {p.encode() for p in [it.prompt]} and it.prompt in prompts
+               for it in caugym["base"])
+    assert same == 700
+    # and in CaLM file order, task by task
+    assert [prompts[it.prompt].task for it in caugym["base"]] == [it.task for it in caugym["base"]]
+
+
+def test_insufficient_instruction_is_appended_once(caugym, root):
+    ins = (root / "caugym" / "insuff_ins.txt").read_text(encoding="utf-8").strip()
+    raw = json.loads((root / "caugym" / "insufficient_dataset.json").read_text(encoding="utf-8"))
+    assert sum(ins in r["problem"] for r in raw) == 0  # the shipped problems do not contain it
+    for it, r in zip(caugym["insufficient"], raw):
+        assert it.prompt == r["problem"] + "\n" + ins and it.meta["instruction_appended"]
+    for s in ("base", "rephrased", "omitted"):
+        assert not any(i.meta.get("instruction_appended") for i in caugym[s])
+
+
+def test_structure_from_prose(caugym):
+    base_ok = sum("parse_error" not in i.meta for i in caugym["base"])
+    ins_ok = sum("parse_error" not in i.meta for i in caugym["insufficient"])
+    print(f"CauGym parsed without error: base {base_ok}/700, insufficient {ins_ok}/700, "
+          f"rephrased {sum('parse_error' not in i.meta for i in caugym['rephrased'])}/700, "
+          f"omitted {sum('parse_error' not in i.meta for i in caugym['omitted'])}/700")
+    assert base_ok >= 680 and ins_ok >= 670
+    it = caugym["insufficient"][0]
+    assert it.given == {"P(D=1|C=0)": 0.4172}  # inline letters (C=0), (D=1) are kept
+    assert it.query == {"treatment": "C", "outcome": "D", "x": 0, "y": 0, "x_factual": 1, "y_factual": 1,
+                        "bound": "lower"}
+    assert it.graph["names"]["C"] == "otnv" and ["C", "D"] in it.graph["edges"]
+    assert all("parse_error" in i.meta for i in caugym["rephrased"][:5])  # recorded, not raised
+
+
+def test_base_given_matches_calm_twin_up_to_renaming(caugym, root):
+    """Prose-only parsing of a base prompt equals the CaLM record's given after mapping node names."""
+    calm = {it.prompt: it for it in load_calm(root / "calm_lite", kinds="P", language="EN")}
+    agree = n = 0
+    for it in caugym["base"]:
+        if "parse_error" in it.meta:
+            continue
+        twin = calm[it.prompt]
+        rename = {k: twin_k for k, name in it.graph["names"].items()
+                  for twin_k, twin_name in twin.graph["names"].items() if twin_name.lower() == name.lower()}
+        def ren(key):
+            import re
+            return re.sub(r"([A-Z]\w*)=", lambda m: rename.get(m[1], "?") + "=", key)
+        n += 1
+        agree += {ren(k): v for k, v in it.given.items()} == twin.given
+    print(f"base prose given == CaLM given on {agree}/{n}")
+    assert agree >= n - 5
+
+
+def test_malformed_caugym_errors(tmp_path):
+    f = tmp_path / "base_dataset.json"
+    f.write_text(json.dumps([{"problem": "x", "answer": '{"PROB": "0.1"}', "Type": "PN"}, [1, 2]]), encoding="utf-8")
+    with pytest.raises(ValueError, match=r"base_dataset\.json: index 1: list; expected a JSON object"):
+        load_caugym(f)
+    f.write_text(json.dumps([{"problem": "x", "answer": "{oops", "Type": "PN"}]), encoding="utf-8")
+    with pytest.raises(ValueError, match=r"index 0: answer '\{oops' is neither LACK_CONDITION nor a JSON object"):
+        load_caugym(f)
+    f.write_text('[{"problem": "x",\n "answer": }]', encoding="utf-8")
+    with pytest.raises(ValueError, match=r"base_dataset\.json: line 2 column"):
+        load_caugym(f)

@@ -1,0 +1,45 @@
+"""CLadder loader: the sample parses with gold, prompt, meta and graph; big files load fast."""
+
+import json
+import time
+
+import pytest
+
+from whygym.benchmarks import load_cladder
+
+
+def test_sample(root):
+    items = load_cladder(root / "cladder_sample" / "cladder_sample.json")
+    assert len(items) == 45
+    assert {i.task for i in items} == {"ate", "backadj", "collider_bias", "correlation", "ett", "exp_away",
+                                       "marginal", "nde", "nie"}
+    for it in items:
+        assert it.gold["label"] in ("yes", "no")
+        assert it.prompt.startswith("Input Info: ") and it.prompt.endswith("\nAnswer (Yes or No ?):")
+        for k in ("query_type", "rung", "graph_id", "story_id", "question_id"):
+            assert k in it.meta
+        assert it.rung == it.meta["rung"] in (1, 2, 3)
+    it = items[0]
+    assert it.graph["names"]["X"] == "obesity" and ["X", "Y"] in it.graph["edges"]
+    assert it.query == {"query_type": "ate", "treatment": "X", "outcome": "Y"}
+    assert sum("parse_error" not in i.meta for i in items) >= 40
+
+
+def test_thousands_load_fast(root, tmp_path):
+    recs = json.loads((root / "cladder_sample" / "cladder_sample.json").read_text(encoding="utf-8"))
+    big = [dict(r, question_id=i) for i in range(230) for r in recs]  # 10,350 records
+    f = tmp_path / "cladder-big.json"
+    f.write_text(json.dumps(big), encoding="utf-8")
+    t = time.perf_counter()
+    items = load_cladder(f)
+    assert len(items) == len(big)
+    assert time.perf_counter() - t < 5.0
+
+
+def test_malformed(tmp_path, root):
+    recs = json.loads((root / "cladder_sample" / "cladder_sample.json").read_text(encoding="utf-8"))
+    bad = [recs[0], dict(recs[1], answer="maybe")]
+    f = tmp_path / "c.json"
+    f.write_text(json.dumps(bad), encoding="utf-8")
+    with pytest.raises(ValueError, match=r"c\.json: index 1: answer 'maybe'; expected yes or no"):
+        load_cladder(f)
