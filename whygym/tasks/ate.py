@@ -1,0 +1,80 @@
+"""Average treatment effect: ``ATE = P(y | do(x)) - P(y | do(x'))``, identified by back-door
+adjustment ``P(y | do(x)) = sum_z P(y | x, z) P(z)`` with a minimal back-door set ``Z``."""
+
+from __future__ import annotations
+
+from whygym.tasks.core import (Derivation, Problem, Term, assign_text, backdoor_sets, configs, fmt4,
+                               open_text, set_text, sign_conclusion, sum_prefix, try_sets)
+from whygym.tasks.spec import TaskSpec, register
+
+
+def has_path(dag, x, y):
+    return dag.is_ancestor(x, y)
+
+
+def pick_values(dag, x, y, rng):
+    return {"x": rng.randint(0, 1), "y": rng.randint(0, 1)}
+
+
+def cause_check(p: Problem, X: int, Y: int) -> tuple[str, bool]:
+    """Step 1 of ATE/ETT: is the treatment a cause of the outcome?"""
+    LX, LY = p.L(X), p.L(Y)
+    path = p.dag.directed_path(X, Y)
+    if path is None or X == Y:
+        return (f"Check whether treatment ({LX}) is a cause of outcome ({LY}). Node {LX} is not a cause of node "
+                f"{LY} because there is no directed path from {LX} to {LY}. So the answer is No."), False
+    eg = "->".join(p.L(i) for i in path)
+    return (f"Check whether treatment ({LX}) is a cause of outcome ({LY}). Node {LX} is a cause of node {LY} "
+            f"because there is one or more directed paths from {LX} to {LY} (e.g. {eg})."), True
+
+
+def derive(p: Problem, look, exhaustive: bool = False, decimals: int = 4) -> Derivation:
+    q = p.query
+    X, Y, x, y = q["treatment"], q["outcome"], q["x"], q["y"]
+    xp = 1 - x
+    LX, LY = p.L(X), p.L(Y)
+    s1, ok = cause_check(p, X, Y)
+    if not ok:
+        return Derivation(0.0, {"Step 1": s1}, "no", structural_zero=True)
+    f = lambda v: fmt4(v, decimals)  # noqa: E731
+    do_txt = f"ATE=P({LY}={y}|do({LX}={x}))-P({LY}={y}|do({LX}={xp}))"
+
+    def with_set(z: int) -> Derivation:
+        if not z:
+            a = look(Term(((Y, y),), ((X, x),)))
+            b = look(Term(((Y, y),), ((X, xp),)))
+            v = a - b
+            s4 = f"{do_txt}=P({LY}={y}|{LX}={x})-P({LY}={y}|{LX}={xp})"
+            s6 = f"ATE={f(a)}-{f(b)}={f(v)}"
+        else:
+            Z = open_text(p, z)
+            sym = f"{sum_prefix(p, [z])}[P({LY}={y}|{LX}={x},{Z})*P({Z})-P({LY}={y}|{LX}={xp},{Z})*P({Z})]"
+            ex, ar, v = [], [], 0.0
+            for zc in configs(z):
+                zt = assign_text(p, zc)
+                a = look(Term(((Y, y),), ((X, x),) + zc))
+                b = look(Term(((Y, y),), ((X, xp),) + zc))
+                pz = look(Term(zc))
+                v += a * pz - b * pz
+                ex.append(f"[P({LY}={y}|{LX}={x},{zt})*P({zt})-P({LY}={y}|{LX}={xp},{zt})*P({zt})]")
+                ar.append(f"[{f(a)}*{f(pz)}-{f(b)}*{f(pz)}]")
+            s4 = f"{do_txt}={sym}={'+'.join(ex)}"
+            s6 = f"ATE={'+'.join(ar)}={f(v)}"
+        s7, label = sign_conclusion("ATE", v, decimals)
+        steps = {"Step 1": s1,
+                 "Step 2": f"Identification of the Causal Effect. P({LY}|do({LX})) can be identified.",
+                 "Step 3": f"Find a valid backdoor adjustment set: {set_text(p, z)}.",
+                 "Step 4": s4, "Step 5": None, "Step 6": s6, "Step 7": s7}
+        return Derivation(v, steps, label, adjustment=z, formula=s4)
+
+    return try_sets(backdoor_sets(p.dag, 1 << X, 1 << Y, exhaustive), look, with_set)
+
+
+def question(p: Problem) -> str:
+    q = p.query
+    X, Y = q["treatment"], q["outcome"]
+    return (f"If {p.names[X]} is changed to be {p.word(X, q['x'])}, will {p.names[Y]} be more likely to be "
+            f"{p.word(Y, q['y'])}?")
+
+
+SPEC = register(TaskSpec("ATE", "average treatment effect", 2, True, has_path, pick_values, derive, question))

@@ -1,0 +1,85 @@
+"""Controlled direct effect with every mediator held fixed:
+``CDE(m) = P(y | do(x, m)) - P(y | do(x', m))``, identified by back-door adjustment for the joint
+treatment ``{X} u M``: ``sum_z [P(y | x, m, z) - P(y | x', m, z)] P(z)``."""
+
+from __future__ import annotations
+
+from whygym.scm.graph import members
+from whygym.tasks.core import (Derivation, Problem, Term, assign_text, backdoor_sets, configs, fmt4,
+                               join_and, open_text, set_text, sign_conclusion, sum_prefix, try_sets)
+from whygym.tasks.spec import TaskSpec, register
+
+
+def has_path(dag, x, y):
+    return dag.has_edge(x, y)
+
+
+def eligible(dag, x, y):
+    """CDE questions hold at least one mediator fixed (as CaLM's do)."""
+    return x != y and dag.mediators(x, y) != 0
+
+
+def pick_values(dag, x, y, rng):
+    fixed = {m: rng.randint(0, 1) for m in members(dag.mediators(x, y))}
+    return {"x": rng.randint(0, 1), "y": rng.randint(0, 1), "fixed": fixed}
+
+
+def derive(p: Problem, look, exhaustive: bool = False, decimals: int = 4) -> Derivation:
+    q = p.query
+    X, Y, x, y = q["treatment"], q["outcome"], q["x"], q["y"]
+    fixed = dict(q["fixed"])
+    xp = 1 - x
+    LX, LY = p.L(X), p.L(Y)
+    f = lambda v: fmt4(v, decimals)  # noqa: E731
+    if not p.dag.has_edge(X, Y):
+        s1 = f"Check whether there is an edge from treatment ({LX}) to outcome ({LY}). The edge {LX}->{LY} does not exist."
+        return Derivation(0.0, {"Step 1": s1}, "no", structural_zero=True)
+    s1 = f"Check whether there is an edge from treatment ({LX}) to outcome ({LY}). The edge {LX}->{LY} exists."
+    mfix = tuple(sorted(fixed.items()))
+    tmask = 1 << X
+    for m in fixed:
+        tmask |= 1 << m
+    all_t = ",".join([LX] + [p.L(m) for m, _ in mfix])
+    mt = assign_text(p, mfix)
+    do_txt = f"CDE=P({LY}={y}|do({LX}={x},{mt}))-P({LY}={y}|do({LX}={xp},{mt}))"
+
+    def with_set(z: int) -> Derivation:
+        if not z:
+            a = look(Term(((Y, y),), ((X, x),) + mfix))
+            b = look(Term(((Y, y),), ((X, xp),) + mfix))
+            v = a - b
+            s4 = f"{do_txt}=P({LY}={y}|{LX}={x},{mt})-P({LY}={y}|{LX}={xp},{mt})"
+            s6 = f"CDE={f(a)}-{f(b)}={f(v)}"
+        else:
+            Z = open_text(p, z)
+            sym = f"{sum_prefix(p, [z])}[P({LY}={y}|{LX}={x},{mt},{Z})-P({LY}={y}|{LX}={xp},{mt},{Z})]*P({Z})"
+            ex, ar, v = [], [], 0.0
+            for zc in configs(z):
+                zt = assign_text(p, zc)
+                a = look(Term(((Y, y),), ((X, x),) + mfix + zc))
+                pz = look(Term(zc))
+                b = look(Term(((Y, y),), ((X, xp),) + mfix + zc))
+                v += (a - b) * pz
+                ex.append(f"[P({LY}={y}|{LX}={x},{mt},{zt})-P({LY}={y}|{LX}={xp},{mt},{zt})]*P({zt})")
+                ar.append(f"[{f(a)}-{f(b)}]*{f(pz)}")
+            s4 = f"{do_txt}={sym}={'+'.join(ex)}"
+            s6 = f"CDE={'+'.join(ar)}={f(v)}"
+        s7, label = sign_conclusion("CDE", v, decimals)
+        steps = {"Step 1": s1,
+                 "Step 2": f"Identification of the Causal Effect. P({LY}|do({all_t})) can be identified.",
+                 "Step 3": f"Find a valid backdoor adjustment set: {set_text(p, z)}.",
+                 "Step 4": s4, "Step 5": None, "Step 6": s6, "Step 7": s7}
+        return Derivation(v, steps, label, adjustment=z, mediators=tmask & ~(1 << X), formula=s4)
+
+    return try_sets(backdoor_sets(p.dag, tmask, 1 << Y, exhaustive), look, with_set)
+
+
+def question(p: Problem) -> str:
+    q = p.query
+    X, Y = q["treatment"], q["outcome"]
+    cond = join_and([f"{p.names[m]} being {p.word(m, v)}" for m, v in sorted(q["fixed"].items())])
+    return (f"Conditioned on {cond}, if the {p.names[X]} had been {p.word(X, q['x'])}, would the {p.names[Y]} "
+            f"have been more likely to be {p.word(Y, q['y'])}?")
+
+
+SPEC = register(TaskSpec("CDE", "controlled direct effect", 2, True, has_path, pick_values, derive, question))

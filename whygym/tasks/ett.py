@@ -1,0 +1,77 @@
+"""Effect of treatment on the treated, in CaLM's convention for a question about units with the
+factual value ``X = x_f`` imagined at ``x_c = 1 - x_f``:
+
+``PROB = E[Y_{x_f} - Y_{x_c} | X = x_f] = P(y | x_f) - sum_z P(y | x_c, z) P(z | x_f)``
+
+with ``Z`` a back-door set. The question asks whether ``y`` would have been *more* likely under
+``x_c``, so the answer is Yes exactly when PROB < 0.
+"""
+
+from __future__ import annotations
+
+from whygym.tasks.ate import cause_check
+from whygym.tasks.core import (Derivation, Problem, Term, assign_text, backdoor_sets, configs, fmt4,
+                               open_text, set_text, sign_conclusion, sum_prefix, try_sets)
+from whygym.tasks.spec import TaskSpec, register
+
+
+def has_path(dag, x, y):
+    return dag.is_ancestor(x, y)
+
+
+def pick_values(dag, x, y, rng):
+    xf = rng.randint(0, 1)
+    return {"x_factual": xf, "x": 1 - xf, "y": rng.randint(0, 1)}
+
+
+def derive(p: Problem, look, exhaustive: bool = False, decimals: int = 4) -> Derivation:
+    q = p.query
+    X, Y, xc, y = q["treatment"], q["outcome"], q["x"], q["y"]
+    xf = q.get("x_factual", 1 - xc)
+    LX, LY = p.L(X), p.L(Y)
+    f = lambda v: fmt4(v, decimals)  # noqa: E731
+    s1, ok = cause_check(p, X, Y)
+    if not ok:
+        return Derivation(0.0, {"Step 1": s1}, "no", structural_zero=True)
+    head = f"ETT=E[{LY}_{{{LX}={xf}}}-{LY}_{{{LX}={xc}}}|{LX}={xf}]=P({LY}={y}|{LX}={xf})"
+
+    def with_set(z: int) -> Derivation:
+        a = look(Term(((Y, y),), ((X, xf),)))
+        if not z:
+            b = look(Term(((Y, y),), ((X, xc),)))
+            v = a - b
+            s4 = f"{head}-P({LY}={y}|{LX}={xc})"
+            s6 = f"ETT={f(a)}-{f(b)}={f(v)}"
+        else:
+            Z = open_text(p, z)
+            ex, ar, tot = [], [], 0.0
+            for zc in configs(z):
+                zt = assign_text(p, zc)
+                b = look(Term(((Y, y),), ((X, xc),) + zc))
+                c = look(Term(zc, ((X, xf),)))
+                tot += b * c
+                ex.append(f"P({LY}={y}|{LX}={xc},{zt})*P({zt}|{LX}={xf})")
+                ar.append(f"{f(b)}*{f(c)}")
+            v = a - tot
+            s4 = (f"{head}-{sum_prefix(p, [z])}P({LY}={y}|{LX}={xc},{Z})*P({Z}|{LX}={xf})"
+                  f"=P({LY}={y}|{LX}={xf})-[{'+'.join(ex)}]")
+            s6 = f"ETT={f(a)}-[{'+'.join(ar)}]={f(v)}"
+        s7, label = sign_conclusion("ETT", v, decimals, positive_means_yes=False)
+        steps = {"Step 1": s1,
+                 "Step 2": f"Identification of the Causal Effect. P({LY}|do({LX})) can be identified.",
+                 "Step 3": f"Find a valid backdoor adjustment set: {set_text(p, z)}.",
+                 "Step 4": s4, "Step 5": None, "Step 6": s6, "Step 7": s7}
+        return Derivation(v, steps, label, adjustment=z, formula=s4)
+
+    return try_sets(backdoor_sets(p.dag, 1 << X, 1 << Y, exhaustive), look, with_set)
+
+
+def question(p: Problem) -> str:
+    q = p.query
+    X, Y = q["treatment"], q["outcome"]
+    return (f"For those with {p.names[X]} being {p.word(X, q['x_factual'])}, if their {p.names[X]} had been "
+            f"{p.word(X, q['x'])}, would the {p.names[Y]} have been more likely to be {p.word(Y, q['y'])}?")
+
+
+SPEC = register(TaskSpec("ETT", "effect of treatment on the treated", 3, True, has_path, pick_values, derive,
+                         question))

@@ -1,0 +1,91 @@
+"""Natural direct effect of switching ``X`` from ``x'`` to ``x`` with the mediators kept at the values
+they would take under ``x'``:
+
+``NDE = P(Y_{x, M_{x'}} = y) - P(Y_{x'} = y)
+      = sum_{m, w} [P(y | x, m, w) - P(y | x', m, w)] P(m | x', w) P(w)``
+
+with ``M`` all mediators and ``W`` a covariate set valid for the mediation formula.
+"""
+
+from __future__ import annotations
+
+from whygym.tasks.core import (Derivation, Problem, Term, assign_text, configs, fmt4, open_text, set_text,
+                               sign_conclusion, sum_prefix, try_sets)
+from whygym.tasks.mediation import mediation_sets
+from whygym.tasks.spec import TaskSpec, register
+
+
+def has_path(dag, x, y):
+    return dag.has_edge(x, y)
+
+
+def pick_values(dag, x, y, rng):
+    return {"x": rng.randint(0, 1), "y": rng.randint(0, 1)}
+
+
+def derive(p: Problem, look, exhaustive: bool = False, decimals: int = 4) -> Derivation:
+    q = p.query
+    X, Y, x, y = q["treatment"], q["outcome"], q["x"], q["y"]
+    xp = 1 - x
+    LX, LY = p.L(X), p.L(Y)
+    f = lambda v: fmt4(v, decimals)  # noqa: E731
+    if not p.dag.has_edge(X, Y):
+        s1 = (f"Check whether there is an edge from treatment ({LX}) to outcome ({LY}). The edge {LX}->{LY} does not "
+              f"exist. So the answer is No.")
+        return Derivation(0.0, {"Step 1": s1}, "no", structural_zero=True)
+    s1 = f"Check whether there is an edge from treatment ({LX}) to outcome ({LY}). The edge {LX}->{LY} exists."
+    med = p.dag.mediators(X, Y)
+
+    def with_set(w: int) -> Derivation:
+        M, W = open_text(p, med), open_text(p, w)
+        mw = ",".join(s for s in (M, W) if s)
+        sfx = f",{mw}" if mw else ""
+        sym = f"[P({LY}={y}|{LX}={x}{sfx})-P({LY}={y}|{LX}={xp}{sfx})]"
+        if med:
+            sym += f"*P({M}|{LX}={xp}" + (f",{W})" if w else ")")
+        if w:
+            sym += f"*P({W})"
+        ex, ar, v = [], [], 0.0
+        for wc in configs(w):
+            for mc in configs(med):
+                a = look(Term(((Y, y),), ((X, x),) + mc + wc))
+                b = look(Term(((Y, y),), ((X, xp),) + mc + wc))
+                t = assign_text(p, mc + wc)
+                term_ex = f"[P({LY}={y}|{LX}={x}{',' + t if t else ''})-P({LY}={y}|{LX}={xp}{',' + t if t else ''})]"
+                term_ar = f"({f(a)}-{f(b)})" if (med or w) else None
+                val = a - b
+                if med:
+                    pm = look(Term(mc, ((X, xp),) + wc))
+                    val *= pm
+                    term_ex += f"*P({assign_text(p, mc)}|{LX}={xp}{',' + assign_text(p, wc) if w else ''})"
+                    term_ar += f"*{f(pm)}"
+                if w:
+                    pw = look(Term(wc))
+                    val *= pw
+                    term_ex += f"*P({assign_text(p, wc)})"
+                    term_ar = (term_ar if med else f"[{f(a)}-{f(b)}]") + f"*{f(pw)}"
+                v += val
+                ex.append(term_ex)
+                ar.append(term_ar if term_ar is not None else f"{f(a)}-{f(b)}")
+        if not med and not w:
+            s4 = f"NDE=P({LY}={y}|{LX}={x})-P({LY}={y}|{LX}={xp})"
+        else:
+            s4 = f"NDE={sum_prefix(p, [med, w])}{sym}={'+'.join(ex)}"
+        s6 = f"NDE={'+'.join(ar)}={f(v)}"
+        s7, label = sign_conclusion("NDE", v, decimals)
+        steps = {"Step 1": s1, "Step 2": f"Find a valid mediator set: {set_text(p, med)}.",
+                 "Step 3": f"Find a valid backdoor adjustment set: {set_text(p, w)}.",
+                 "Step 4": s4, "Step 5": None, "Step 6": s6, "Step 7": s7}
+        return Derivation(v, steps, label, adjustment=w, mediators=med, formula=s4)
+
+    return try_sets(mediation_sets(p.dag, X, Y, exhaustive), look, with_set)
+
+
+def question(p: Problem) -> str:
+    q = p.query
+    X, Y = q["treatment"], q["outcome"]
+    return (f"Suppose the mediator keeps constant when {p.names[X]} is changed to be {p.word(X, q['x'])}, would the "
+            f"{p.names[Y]} have been more likely to be {p.word(Y, q['y'])}?")
+
+
+SPEC = register(TaskSpec("NDE", "natural direct effect", 3, True, has_path, pick_values, derive, question))

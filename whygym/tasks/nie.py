@@ -1,0 +1,93 @@
+"""Natural indirect effect: ``X`` held at ``x'`` on its direct path while the mediators move to the
+values they would take under ``x``:
+
+``NIE = P(Y_{x', M_x} = y) - P(Y_{x'} = y)
+      = sum_{m, w} P(y | x', m, w) [P(m | x, w) - P(m | x', w)] P(w)``
+"""
+
+from __future__ import annotations
+
+from whygym.tasks.core import (Derivation, Problem, Term, assign_text, configs, fmt4, open_text, set_text,
+                               sign_conclusion, sum_prefix, try_sets)
+from whygym.tasks.mediation import mediation_sets
+from whygym.tasks.spec import TaskSpec, register
+
+
+def has_path(dag, x, y):
+    return dag.mediators(x, y) != 0
+
+
+def pick_values(dag, x, y, rng):
+    return {"x": rng.randint(0, 1), "y": rng.randint(0, 1)}
+
+
+def indirect_path(p: Problem, X: int, Y: int) -> list[int] | None:
+    """A directed path from X to Y through at least one mediator."""
+    for m in sorted(range(p.dag.n), key=lambda i: i):
+        if p.dag.mediators(X, Y) >> m & 1:
+            a, b = p.dag.directed_path(X, m), p.dag.directed_path(m, Y)
+            if a and b:
+                return a + b[1:]
+    return None
+
+
+def derive(p: Problem, look, exhaustive: bool = False, decimals: int = 4) -> Derivation:
+    q = p.query
+    X, Y, x, y = q["treatment"], q["outcome"], q["x"], q["y"]
+    xp = 1 - x
+    LX, LY = p.L(X), p.L(Y)
+    f = lambda v: fmt4(v, decimals)  # noqa: E731
+    med = p.dag.mediators(X, Y)
+    if not med:
+        s1 = (f"Check whether there is an indirect connect between treatment ({LX}) and outcome ({LY}). There is no "
+              f"directed path with three or more vertices from {LX} to {LY}. So the answer is No.")
+        return Derivation(0.0, {"Step 1": s1}, "no", structural_zero=True)
+    eg = "->".join(p.L(i) for i in indirect_path(p, X, Y))
+    s1 = (f"Check whether there is an indirect connect between treatment ({LX}) and outcome ({LY}). There exists "
+          f"directed path(s) with three or more vertices from {LX} to {LY} (e.g. {eg})")
+
+    def with_set(w: int) -> Derivation:
+        M, W = open_text(p, med), open_text(p, w)
+        wsfx = f",{W}" if w else ""
+        sym = f"P({LY}={y}|{LX}={xp},{M}{wsfx})*[P({M}|{LX}={x}{wsfx})-P({M}|{LX}={xp}{wsfx})]"
+        if w:
+            sym += f"*P({W})"
+        ex, ar, v = [], [], 0.0
+        for wc in configs(w):
+            wt = ("," + assign_text(p, wc)) if w else ""
+            for mc in configs(med):
+                mt = assign_text(p, mc)
+                a = look(Term(((Y, y),), ((X, xp),) + mc + wc))
+                b = look(Term(mc, ((X, x),) + wc))
+                c = look(Term(mc, ((X, xp),) + wc))
+                val = a * (b - c)
+                e = f"P({LY}={y}|{LX}={xp},{mt}{wt})*[P({mt}|{LX}={x}{wt})-P({mt}|{LX}={xp}{wt})]"
+                if w:
+                    pw = look(Term(wc))
+                    val *= pw
+                    e += f"*P({assign_text(p, wc)})"
+                    ar.append(f"{f(a)}*[{f(b)}-{f(c)}]*{f(pw)}")
+                else:
+                    ar.append(f"{f(a)}*({f(b)}-{f(c)})")
+                v += val
+                ex.append(e)
+        s4 = f"NIE={sum_prefix(p, [med, w])}{sym}={'+'.join(ex)}"
+        s6 = f"NIE={'+'.join(ar)}={f(v)}"
+        s7, label = sign_conclusion("NIE", v, decimals)
+        steps = {"Step 1": s1, "Step 2": f"Find a valid mediator set: {set_text(p, med)}.",
+                 "Step 3": f"Find a valid backdoor adjustment set: {set_text(p, w)}.",
+                 "Step 4": s4, "Step 5": None, "Step 6": s6, "Step 7": s7}
+        return Derivation(v, steps, label, adjustment=w, mediators=med, formula=s4)
+
+    return try_sets(mediation_sets(p.dag, X, Y, exhaustive), look, with_set)
+
+
+def question(p: Problem) -> str:
+    q = p.query
+    X, Y = q["treatment"], q["outcome"]
+    return (f"Suppose {p.names[X]} is held constant and the mediator changes to whatever value it would have attained "
+            f"under {p.names[X]} changing to be {p.word(X, q['x'])}, would {p.names[Y]} have been more likely to be "
+            f"{p.word(Y, q['y'])}?")
+
+
+SPEC = register(TaskSpec("NIE", "natural indirect effect", 3, True, has_path, pick_values, derive, question))
