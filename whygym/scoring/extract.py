@@ -45,11 +45,12 @@ True
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterable
 
 __all__ = ["Answer", "Extraction", "extract", "parse_number", "normalize_label", "completion_text",
            "LACK_CONDITION"]
@@ -62,9 +63,12 @@ LACK_CONDITION = "LACK_CONDITION"
 _THINK_TAG = re.compile(r"<(/?)think(?:ing)?\s*>", re.IGNORECASE)
 # innermost {...}; bounded so a pathological input cannot make one span huge
 _BRACES = re.compile(r"\{[^{}]{0,4000}\}")
-_Q = r"""(?:\\?["'`\u201c\u201d\u2018\u2019])"""  # one optional-escaped quote character
+# Patterns avoid adjacent optional runs that can match the same characters (which backtrack
+# quadratically on long runs of spaces); ``(?=(?P<x>...))(?P=x)`` emulates an atomic group
+# (Python < 3.11 has no possessive quantifiers).
 _KV = re.compile(
-    r"(?<![\w])(?P<key>answer|prob)(?![\w])\s*" + _Q + r"?\s*[:=]\s*"
+    r"(?<![\w])(?P<key>answer|prob)(?![\w])"
+    r"(?=(?P<kpre>[\s\\\"'`\u201c\u201d\u2018\u2019]*))(?P=kpre)[:=](?=(?P<kws>\s*))(?P=kws)"
     r"(?:\\?\"(?P<dq>[^\"\n]*?)\\?\""
     r"|'(?P<sq>[^'\n]*)'"
     r"|[\u201c\u201d\u2018\u2019](?P<smq>[^\u201c\u201d\u2018\u2019\n]*)[\u201c\u201d\u2018\u2019]"
@@ -72,15 +76,19 @@ _KV = re.compile(
     re.IGNORECASE,
 )
 _LACK = re.compile(r"(?<![A-Za-z0-9])LACK\\?_CONDITION(?![A-Za-z0-9])", re.IGNORECASE)
-_NUM = r"[+\-\u2212]?\s*(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+\-]?\d+)?(?:\s*%)?"
-_OPEN_DECOR = r"""[\s*"'`\u201c\u201d\u2018\u2019(\[]*"""
+_NUM = r"[+\-\u2212]?[ \t]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+\-]?\d+)?(?:[ \t]?%)?"
+# "answer" + optional verb + (atomic) separators/decoration + value; a ":"/"=" or a verb is required
+# (checked in code, so "I cannot answer no matter what" is not an answer)
 _TEXT_ANSWER = re.compile(
-    r"(?<![\w])(?:final\s+)?answer(?:\s+(?:is|would\s+be|should\s+be|will\s+be))?\s*(?:is)?\s*[:=\-]?"
-    + _OPEN_DECOR + r"(?P<val>yes|no|" + _NUM + r")(?![\w]|\.\d)",
+    r"(?<![\w])(?:final\s+)?answer(?P<verb>\s+(?:is|would\s+be|should\s+be|will\s+be)(?![\w]))?"
+    r"(?=(?P<sep>[\s*\"'`\u201c\u201d\u2018\u2019(\[:=]*))(?P=sep)"
+    r"(?P<val>yes|no|" + _NUM + r")(?![\w]|\.\d)",
     re.IGNORECASE,
 )
 _TEXT_PROB = re.compile(
-    r"(?<![\w])prob(?![\w])\s*[*`'\"]*\s*(?:is\s*)?[:=]" + _OPEN_DECOR + r"(?P<val>" + _NUM + r")(?![\w]|\.\d)",
+    r"(?<![\w])prob(?![\w])(?=(?P<pre>[\s*`'\"]*))(?P=pre)(?:is(?=(?P<ws>\s*))(?P=ws))?[:=]"
+    r"(?=(?P<sep>[\s*\"'`\u201c\u201d\u2018\u2019(\[]*))(?P=sep)"
+    r"(?P<val>" + _NUM + r")(?![\w]|\.\d)",
     re.IGNORECASE,
 )
 _WHOLE = re.compile(r"^[\s*\"'`\u201c\u201d(\[]*(?P<val>yes|no|" + _NUM + r")[\s*\"'`\u201c\u201d)\].!]*$",
@@ -294,8 +302,22 @@ def _think_spans(text: str) -> tuple[list[tuple[int, int]], bool]:
     return spans, False
 
 
-def _in_spans(i: int, spans: list[tuple[int, int]]) -> bool:
-    return any(a <= i < b for a, b in spans)
+class _Spans:
+    """Membership test for a set of half-open character spans in O(log n)."""
+
+    def __init__(self, spans: Iterable[tuple[int, int]]):
+        merged: list[list[int]] = []
+        for a, b in sorted(spans):
+            if merged and a <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], b)
+            else:
+                merged.append([a, b])
+        self.starts = [a for a, _ in merged]
+        self.ends = [b for _, b in merged]
+
+    def __contains__(self, i: int) -> bool:
+        k = bisect.bisect_right(self.starts, i) - 1
+        return k >= 0 and i < self.ends[k]
 
 
 def _json_answer(span_text: str, start: int) -> Answer | None:
@@ -331,6 +353,8 @@ def _json_answer(span_text: str, start: int) -> Answer | None:
 def _text_answers(text: str) -> list[Answer]:
     found: list[Answer] = []
     for m in _TEXT_ANSWER.finditer(text):
+        if m.group("verb") is None and not any(c in ":=" for c in m.group("sep")):
+            continue
         v = m.group("val")
         lab = normalize_label(v)
         p = parse_number(v) if lab not in ("yes", "no") else None
@@ -405,6 +429,7 @@ def extract(text: Any) -> Extraction:
     """
     text = completion_text(text)
     spans, unclosed = _think_spans(text)
+    think = _Spans(spans)
     answers: list[Answer] = []
     json_ranges: list[tuple[int, int]] = []
     for m in _BRACES.finditer(text):
@@ -412,22 +437,20 @@ def extract(text: Any) -> Extraction:
         if a is not None:
             answers.append(a)
             json_ranges.append((m.start(), m.end()))
+    in_json = _Spans(json_ranges)
     for m in _LACK.finditer(text):
-        if _in_spans(m.start(), json_ranges):
+        if m.start() in in_json:
             continue
         answers.append(Answer(label=LACK_CONDITION, prob=None, prob_text=None, raw=m.group(0),
                               start=m.start(), end=m.end(), kind="lack"))
-    structured_outside = any(not _in_spans(a.start, spans) for a in answers)
-    if not structured_outside:
-        taken = [(a.start, a.end) for a in answers]
-        for a in _text_answers(text):
-            if not any(s <= a.start < e for s, e in taken):
-                answers.append(a)
-        if not any(not _in_spans(a.start, spans) for a in answers):
+    if not any(a.start not in think for a in answers):
+        taken = _Spans((a.start, a.end) for a in answers)
+        answers.extend(a for a in _text_answers(text) if a.start not in taken)
+        if not any(a.start not in think for a in answers):
             w = _whole_answer(text, spans)
             if w is not None:
                 answers.append(w)
-    answers = [a if not _in_spans(a.start, spans) else _with_think(a) for a in answers]
+    answers = [_with_think(a) if a.start in think else a for a in answers]
     answers.sort(key=lambda a: (a.start, a.end))
     final = None
     if not unclosed:

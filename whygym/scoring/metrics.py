@@ -69,20 +69,20 @@ class Accuracy:
     ``accuracy = correct / n`` with its Wilson interval ``[ci_low, ci_high]``;
     ``parse_fail_rate = unparsed / n``; ``label_accuracy`` over the outcomes whose
     ``label_correct`` is not ``None`` (``label_n`` of them), with its Wilson interval.
-    Rates of an empty set are ``nan``.
+    Rates of an empty set are ``None`` (JSON-friendly, and comparable, unlike ``nan``).
     """
 
     n: int
     correct: int
     wrong: int
     unparsed: int
-    accuracy: float
+    accuracy: float | None
     ci_low: float
     ci_high: float
-    parse_fail_rate: float
+    parse_fail_rate: float | None
     label_n: int = 0
     label_correct: int = 0
-    label_accuracy: float = float("nan")
+    label_accuracy: float | None = None
     label_ci_low: float = 0.0
     label_ci_high: float = 1.0
 
@@ -134,10 +134,9 @@ def accuracy(outcomes: Iterable[Any], z: float = Z95) -> Accuracy:
     flags = [f for f in (_label_flag(o) for o in outs) if f is not None]
     ln, lc = len(flags), sum(bool(f) for f in flags)
     llo, lhi = wilson_interval(lc, ln, z)
-    nan = float("nan")
-    return Accuracy(n=n, correct=c, wrong=w, unparsed=u, accuracy=c / n if n else nan, ci_low=lo, ci_high=hi,
-                    parse_fail_rate=u / n if n else nan, label_n=ln, label_correct=lc,
-                    label_accuracy=lc / ln if ln else nan, label_ci_low=llo, label_ci_high=lhi)
+    return Accuracy(n=n, correct=c, wrong=w, unparsed=u, accuracy=c / n if n else None, ci_low=lo, ci_high=hi,
+                    parse_fail_rate=u / n if n else None, label_n=ln, label_correct=lc,
+                    label_accuracy=lc / ln if ln else None, label_ci_low=llo, label_ci_high=lhi)
 
 
 @dataclass(frozen=True)
@@ -150,7 +149,7 @@ class GroupReport:
 
     groups: dict[Hashable, Accuracy]
     overall: Accuracy
-    macro_accuracy: float
+    macro_accuracy: float | None
 
     def to_rows(self, key_name: str = "group") -> list[dict[str, Any]]:
         """One flat dict per group plus a final ``"ALL"`` row, ready for a table or CSV."""
@@ -193,7 +192,7 @@ def group_accuracy(outcomes: Sequence[Any], keys: Sequence[Hashable] | Callable[
         order = list(buckets)
     groups = {k: accuracy(buckets[k], z) for k in order}
     accs = [g.accuracy for g in groups.values() if g.n]
-    macro = float(np.mean(accs)) if accs else float("nan")
+    macro = float(np.mean(accs)) if accs else None
     return GroupReport(groups=groups, overall=accuracy(outs, z), macro_accuracy=macro)
 
 

@@ -1,0 +1,40 @@
+"""Doctests of the scoring modules, and extraction staying linear on adversarial inputs."""
+
+import doctest
+import importlib
+import time
+
+import pytest
+
+from whygym.scoring import extract
+
+MODULES = ["whygym.scoring", "whygym.scoring.extract", "whygym.scoring.match", "whygym.scoring.metrics",
+           "whygym.scoring.rewards"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_doctests(name):
+    mod = importlib.import_module(name)
+    res = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert res.failed == 0
+    if name != "whygym.scoring":
+        assert res.attempted > 0
+
+
+ADVERSARIAL = {
+    "answer-spaces": "answer:" + " " * 50000 + "x",
+    "prob-spaces": "PROB =" + " " * 50000 + "x",
+    "key-spaces": ("{PROB" + " " * 3990 + "}") * 20,
+    "braces": "{" * 100000,
+    "think-json": '<think>{"PROB":1}</think>' * 5000,
+    "lack-in-think": "<think>LACK_CONDITION</think>" * 5000,
+    "answer-rep": "the answer is " * 10000,
+    "digits": "answer: " + "1" * 100000 + "x",
+}
+
+
+@pytest.mark.parametrize("name", list(ADVERSARIAL))
+def test_extract_is_fast_on_adversarial_input(name):
+    t0 = time.perf_counter()
+    extract(ADVERSARIAL[name])
+    assert time.perf_counter() - t0 < 2.0  # measured 2-300 ms; quadratic backtracking took seconds
