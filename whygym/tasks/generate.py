@@ -24,7 +24,7 @@ from whygym.tasks.core import (ANSWER_FORMAT_PROB, ANSWER_FORMAT_YESNO, Derivati
 from whygym.tasks.spec import TASKS, TaskSpec, get_task
 from whygym.tasks.vocab import NAME_MODES, assign_names
 
-__all__ = ["GenConfig", "GENERATOR_VERSION", "generate", "generate_item", "render_item", "DEFAULT_TASKS"]
+__all__ = ["GenConfig", "GENERATOR_VERSION", "generate", "generate_item", "render_item", "sample_item", "DEFAULT_TASKS"]
 
 GENERATOR_VERSION = f"whygym-gen/{__version__}"
 DEFAULT_TASKS = ("ATE", "CDE", "ETT", "NDE", "NIE", "PN", "PS")
@@ -161,6 +161,12 @@ def _is_tie(v: float, decimals: int) -> bool:
 def generate_item(task: str, seed: int, index: int, config: GenConfig = GenConfig(),
                   max_tries: int = 200) -> Item:
     """The ``index``-th item of ``task`` for ``seed`` under ``config``."""
+    return sample_item(task, seed, index, config, max_tries)[0]
+
+
+def sample_item(task: str, seed: int, index: int, config: GenConfig = GenConfig(),
+                max_tries: int = 200) -> tuple[Item, BinarySCM, Problem]:
+    """Like :func:`generate_item`, also returning the SCM and the problem (for tests and suites)."""
     spec = get_task(task)
     rng = _random.Random(f"{GENERATOR_VERSION}|{seed}|{spec.name}|{index}")
     lo, hi = config.nodes
@@ -196,7 +202,7 @@ def generate_item(task: str, seed: int, index: int, config: GenConfig = GenConfi
         meta = {"generator": GENERATOR_VERSION, "seed": seed, "index": index, "attempt": attempt,
                 "mode": mode.upper(), "story": story, "n_nodes": n, "density": config.density,
                 "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items()}}
-        return render_item(p, spec, d, stated, look.used, config.decimals, meta)
+        return render_item(p, spec, d, stated, look.used, config.decimals, meta), scm, p
     raise RuntimeError(f"could not generate a {spec.name} item in {max_tries} tries with {config}; "
                        "widen --nodes or raise --density")
 
