@@ -36,7 +36,7 @@ from typing import Any, Iterator
 
 from whygym.items import Item
 from whygym.benchmarks._io import BenchmarkFormatError, read_records, require
-from whygym.benchmarks.parse import parse_calm_record
+from whygym.benchmarks.parse import label_checks, parse_calm_record
 
 __all__ = ["load_calm", "calm_files", "calm_skipped", "calm_prompt", "parse_calm_filename", "CALM_REQUESTS"]
 
@@ -280,6 +280,10 @@ def iter_calm_file(path: str | os.PathLike, *, subset: str | None = None, benchm
             meta["source_meta"] = rec["meta"]
         item = Item(id=f"calm:{info['stem']}:{index}", task=task, rung=rung, prompt=prompt, answer=answer,
                     gold=gold, reason=dict(rec.get("Reason") or rec.get("reasoning") or {}), meta=meta)
+        if code in _PROB_CODES:
+            # CaLM states only the number for *-P_*; the Reason's conclusion and the sign are recorded, and
+            # disagreements listed (e.g. ETT Reasons whose last step contradicts the sign of PROB).
+            meta.update(label_checks(item.reason, code, gold.get("prob"), gold.get("label")))
         if code in _PROB_CODES and parse:
             graph, query, given, problems, pinfo = parse_calm_record(rec, code, "en" if lang == "EN" else "cn")
             item.graph, item.query, item.given = graph, query, given

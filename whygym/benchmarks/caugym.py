@@ -24,7 +24,7 @@ from typing import Any
 
 from whygym.items import Item, PROB_TASKS
 from whygym.benchmarks._io import BenchmarkFormatError, read_records, require
-from whygym.benchmarks.parse import parse_prompt
+from whygym.benchmarks.parse import label_checks, parse_prompt
 
 __all__ = ["load_caugym", "INSUFFICIENT_INSTRUCTION", "CAUGYM_SUBSETS"]
 
@@ -108,6 +108,8 @@ def load_caugym(path: str | os.PathLike, *, limit: int | None = None, parse: boo
         answer = rec["answer"] if isinstance(rec["answer"], str) else json.dumps(rec["answer"])
         item = Item(id=f"caugym:{subset}:{n}", task=task, rung=_RUNG.get(task, 3), prompt=prompt, answer=answer,
                     gold=gold, reason=dict(rec.get("Reason") or {}), meta=meta)
+        if "prob" in gold:
+            meta.update(label_checks(item.reason, task, gold["prob"], gold.get("label")))
         if parse and task in PROB_TASKS:
             graph, query, given, problems, pinfo = parse_prompt(rec["problem"], task, "en")
             item.graph, item.query, item.given = graph, query, given

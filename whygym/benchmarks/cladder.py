@@ -16,8 +16,10 @@ question files put the story in a separate model file; the 45-item sample has no
 
 Structure: ``graph`` from ``reasoning.step0`` ("Let V2 = smoking; X = obesity; ...") and ``step1``
 (``X->V3,V2->V3``), with CLadder's own node ids (X, Y, V1, V2, V3); ``query`` holds treatment, outcome
-and query type. ``given`` is left empty: CLadder's ``meta.given_info`` lists values in its own index
-order, kept verbatim in ``meta["given_info"]``.
+and query type. ``given`` comes from ``reasoning.step4`` ("P(Y=1 | X=0) = 0.86"), i.e. the numbers as the
+prompt states them (rounded percentages), in canonical keys (``P(Y=1|X=0)``); only when every step4 line
+is such a probability. The unrounded values stay in ``meta["given_info"]`` (CLadder's CPT lists, indexed by
+the parents' values in the order named: ``p(Y | X, V3)[x][v3] = P(Y=1|X=x,V3=v3)``).
 """
 
 from __future__ import annotations
@@ -56,6 +58,30 @@ def _graph(reasoning: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
     return {"nodes": nodes, "edges": edges, "names": names}, None
 
 
+_PROB_LINE = re.compile(r"P\((?P<lhs>[^|()]+?)(?:\|(?P<rhs>[^()]+?))?\)\s*=\s*(?P<p>-?\d+(?:\.\d+)?)")
+
+
+def _given(reasoning: dict[str, Any]) -> dict[str, float]:
+    lines = [ln.strip() for ln in str(reasoning.get("step4", "")).split("\n") if ln.strip()]
+    out: dict[str, float] = {}
+    for ln in lines:
+        m = _PROB_LINE.fullmatch(ln)
+        if not m:
+            return {}
+        sides = []
+        for side in (m["lhs"], m["rhs"]):
+            if side is None:
+                sides.append("")
+                continue
+            terms = [t.replace(" ", "") for t in side.split(",")]
+            if not all(re.fullmatch(r"\w+=\d", t) for t in terms):
+                return {}
+            sides.append(",".join(terms))
+        key = f"P({sides[0]}|{sides[1]})" if sides[1] else f"P({sides[0]})"
+        out[key] = float(m["p"])
+    return out
+
+
 def load_cladder(path: str | os.PathLike, *, limit: int | None = None, benchmark: str = "cladder",
                  subset: str | None = None) -> list[Item]:
     """Load a CLadder JSON file (array; JSON Lines also accepted). Gold: ``{"label": "yes"|"no"}``."""
@@ -85,16 +111,19 @@ def load_cladder(path: str | os.PathLike, *, limit: int | None = None, benchmark
                 meta[k] = m[k]
         reasoning = rec.get("reasoning") or {}
         graph, err = _graph(reasoning) if isinstance(reasoning, dict) else ({}, "reasoning is not an object")
+        if not reasoning:
+            err = "no reasoning steps in the record: graph not recoverable"
         if err:
             meta["parse_error"] = err
         query = {"query_type": m["query_type"]}
         for k in ("treatment", "outcome"):
             if k in m:
                 query[k] = m[k]
+        given = _given(reasoning) if isinstance(reasoning, dict) else {}
         items.append(Item(id=f"{benchmark}:{subset}:{qid}", task=str(m["query_type"]), rung=rung,
                           prompt=cladder_prompt(rec), answer=lab.capitalize(), gold={"label": lab},
                           reason={str(k): str(v) for k, v in reasoning.items()} if isinstance(reasoning, dict)
-                          else {}, graph=graph, query=query, meta=meta))
+                          else {}, graph=graph, query=query, given=given, meta=meta))
         if limit is not None and len(items) >= limit:
             break
     return items

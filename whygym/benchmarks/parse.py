@@ -32,7 +32,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["parse_calm_record", "parse_prompt", "parse_math", "parse_names", "parse_letter_graph",
+__all__ = ["default_word_agreement", "reason_label", "label_checks", "parse_calm_record", "parse_prompt", "parse_math", "parse_names", "parse_letter_graph",
            "parse_prose_graph", "parse_worded_statements", "default_value", "canonical_key",
            "split_calm_prompt", "DEFAULT_ZERO_WORDS", "DEFAULT_ONE_WORDS"]
 
@@ -362,6 +362,33 @@ def _align(words: list[dict], math: list[dict | None], name2id: dict[str, str], 
     return n
 
 
+def default_word_agreement(records, lang: str = "en") -> dict[str, int]:
+    """How often the default word lists agree with the math, over CaLM records that have both.
+
+    For every (variable, value word) whose value the record's own well-formed math statements settle,
+    compare with :func:`default_value`. Returns counts ``settled``, ``in_lists``, ``right``, ``wrong``,
+    ``not_in_lists`` (a measurement, reported in the benchmarks README).
+    """
+    out = {"settled": 0, "in_lists": 0, "right": 0, "wrong": 0, "not_in_lists": 0}
+    for rec in records:
+        bg = rec.get("Background") or {}
+        names = parse_names(bg.get("real_world_meaning", ""), lang)
+        name2id = {v.lower(): k for k, v in names.items()}
+        values = _Values(lang)
+        words, _ = parse_worded_statements(bg.get("data_info", "") or "", list(names.values()), lang)
+        _align(words, parse_math(bg.get("data_info_math", "") or ""), name2id, values)
+        for var, d in values.learned.items():
+            for w, v in d.items():
+                out["settled"] += 1
+                dv = default_value(w, lang)
+                if dv is None:
+                    out["not_in_lists"] += 1
+                else:
+                    out["in_lists"] += 1
+                    out["right" if dv == v else "wrong"] += 1
+    return out
+
+
 def _given_from_words(words: list[dict], name2id: dict[str, str], values: _Values
                       ) -> tuple[dict[str, float], list[str]]:
     given, problems = {}, []
@@ -567,6 +594,33 @@ def _reason_check(reason: dict[str, str], query: dict[str, Any]) -> list[str]:
         m = re.search(rf"{role} \(([A-Z]\w*)\)", text)
         if m and query.get(role) and m[1] != query[role]:
             out.append(f"question gives {role} {query[role]} but the Reason says {role} ({m[1]})")
+    return out
+
+
+def reason_label(reason: dict[str, str]) -> str | None:
+    """The yes/no the Reason steps conclude with ("... so the answer is No." / "所以答案为否。"), if any."""
+    text = " ".join(str(v) for v in reason.values())
+    hits = re.findall(r"answer is:?\s*\W?(yes|no)\b|答案为\W?(是|否)", text, re.I)
+    if not hits:
+        return None
+    en, cn = hits[-1]
+    return en.lower() if en else ("yes" if cn == "是" else "no")
+
+
+def label_checks(reason: dict[str, str], task: str, prob: float | None, label: str | None) -> dict[str, Any]:
+    """Meta entries comparing the label, the sign of PROB and the Reason's conclusion; conflicts are listed.
+
+    The yes/no of ATE/CDE/ETT/NDE/NIE asks whether the outcome becomes more likely, i.e. PROB > 0.
+    """
+    out: dict[str, Any] = {}
+    rl = reason_label(reason)
+    if rl:
+        out["reason_label"] = rl
+    if prob is not None and task in ("ATE", "CDE", "ETT", "NDE", "NIE"):
+        out["sign_label"] = "yes" if prob > 0 else "no"
+    seen = {k: v for k, v in (("gold", label), ("reason", rl), ("sign", out.get("sign_label"))) if v}
+    if len(set(seen.values())) > 1:
+        out["label_conflict"] = ", ".join(f"{k}={v}" for k, v in seen.items())
     return out
 
 
