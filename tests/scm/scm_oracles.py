@@ -248,6 +248,7 @@ class UnitOracle:
         for i in range(n):
             self.weight *= wts[i][grid[i]]
         self.size = total
+        self._cache: dict[tuple, dict[int, np.ndarray]] = {}
 
     def world(self, do: dict | None = None, direct: dict | None = None) -> dict[int, np.ndarray]:
         """Values of every node in every unit under ``do`` (values: 0/1 or per-unit arrays).
@@ -257,6 +258,11 @@ class UnitOracle:
         """
         do = dict(do or {})
         direct = dict(direct or {})
+        key = None
+        if not direct and all(isinstance(v, int) for v in do.values()):
+            key = tuple(sorted(do.items()))
+            if key in self._cache:
+                return self._cache[key]
         vals: dict[int, np.ndarray] = {}
         for i in self.order:
             if i in do:
@@ -267,6 +273,8 @@ class UnitOracle:
                 v = direct.get((q, i), vals[q])
                 c = c | (np.asarray(v, dtype=np.int64) << j)
             vals[i] = self.resp[i][self.unit_fn[i], c]
+        if key is not None:
+            self._cache[key] = vals
         return vals
 
     def p(self, sel: np.ndarray) -> float:
