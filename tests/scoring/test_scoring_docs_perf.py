@@ -30,6 +30,9 @@ ADVERSARIAL = {
     "lack-in-think": "<think>LACK_CONDITION</think>" * 5000,
     "answer-rep": "the answer is " * 10000,
     "digits": "answer: " + "1" * 100000 + "x",
+    "deep-nesting": "{" * 100000 + "}" * 100000,
+    "nested-keys": '{"PROB": 1, ' * 20000 + "}" * 20000,
+    "nested-valid-json": '{"PROB":1,"a":' * 900 + "1" + "}" * 900,
 }
 
 
