@@ -157,3 +157,18 @@ def test_malformed_calm_file_names_file_and_line(tmp_path, raw_records):
     g.write_text(good + "\n", encoding="utf-8")
     with pytest.raises(ValueError, match="whatever.json: file name is not a CaLM task file"):
         load_calm(g)
+
+
+def test_cn_words_reading_equals_en_math(calm_p, raw_records):
+    """Even where CN math is well formed, the CN words alone (value words learned from the math) give the same."""
+    from whygym.benchmarks.parse import parse_calm_record
+
+    same = defaults_only = 0
+    for stem in P_STEMS_EN:
+        for i in range(1, 101):
+            rec = raw_records[(stem[:-3] + "_CN", i)]
+            en = calm_p[(stem, i)]
+            same += parse_calm_record(rec, en.task, "cn", given_from="words")[2] == en.given
+            defaults_only += parse_calm_record(rec, en.task, "cn", use_math=False)[2] == en.given
+    print(f"CN words given == EN math: {same}/700 (learned words), {defaults_only}/700 (default words only)")
+    assert same == 700 and defaults_only >= 680

@@ -527,15 +527,17 @@ def _finish(graph, query, given, problems, values, info):
 
 
 # --- CaLM records ---------------------------------------------------------------------------------------
-def parse_calm_record(rec: dict[str, Any], task: str, lang: str = "en", use_math: bool = True
-                      ) -> tuple[dict, dict, dict, list[str], dict[str, Any]]:
+def parse_calm_record(rec: dict[str, Any], task: str, lang: str = "en", use_math: bool = True,
+                      given_from: str = "auto") -> tuple[dict, dict, dict, list[str], dict[str, Any]]:
     """Parse a CaLM probability-style record (``Background``, ``Instruction``, ``Question``).
 
     Returns ``(graph, query, given, problems, info)``. ``given`` comes from ``data_info_math`` when
     every math statement is well formed and ``use_math``; otherwise from the words of ``data_info``
     (value words learned from whatever math statements are well formed, then defaults).
     ``info`` records ``given_source``, ``words_vs_math`` (agreement of the two readings) and the
-    value words that fell back to defaults.
+    value words that fell back to defaults. ``use_math=False`` ignores the math entirely (value words
+    from the default lists only); ``given_from="words"`` always reports the words' reading (value words
+    still learned from the math), to measure the word parser.
     """
     bg = rec.get("Background") or {}
     problems: list[str] = []
@@ -566,7 +568,7 @@ def parse_calm_record(rec: dict[str, Any], task: str, lang: str = "en", use_math
         _align(words, math, name2id, values)
     given_w, gp = _given_from_words(words, name2id, values)
     math_ok = bool(math) and all(s is not None for s in math)
-    if use_math and math_ok:
+    if use_math and math_ok and given_from != "words":
         given = {s["key"]: s["p"] for s in math}
         info["given_source"] = "data_info_math"
         info["words_vs_math"] = "equal" if given_w == given and not wp and not gp else "differ"
