@@ -48,6 +48,7 @@ class BinarySCM:
     dag : the causal graph.
     cpts : ``cpts[i]`` has length ``2 ** len(dag.parents[i])``: ``P(V_i = 1 | parent config)``.
     coupling : ``"comonotone"`` or ``"independent"`` (see module docstring).
+    validate : check shapes and ranges (default); trusted callers may skip it.
 
     Examples
     --------
@@ -61,7 +62,10 @@ class BinarySCM:
     0.2
     """
 
-    def __init__(self, dag: DAG, cpts, coupling: str = "comonotone"):
+    def __init__(self, dag: DAG, cpts, coupling: str = "comonotone", validate: bool = True):
+        if not validate:  # trusted callers (the generator) skip the checks on the hot path
+            self.dag, self.cpts, self.coupling, self._joint = dag, list(cpts), coupling, None
+            return
         if coupling not in COUPLINGS:
             raise ValueError(f"coupling must be one of {COUPLINGS}, got {coupling!r}")
         if len(cpts) != dag.n:
@@ -147,7 +151,7 @@ class BinarySCM:
             cut |= 1 << k
         g = self.dag.without_incoming(cut)
         cpts = [np.array([float(assignment[i])]) if i in assignment else self.cpts[i] for i in range(self.n)]
-        return BinarySCM(g, cpts, self.coupling)
+        return BinarySCM(g, cpts, self.coupling, validate=False)
 
     def p_do(self, event: Assignment, do: Assignment, given: Assignment | None = None) -> float:
         """``P(event | do(do), given)``."""

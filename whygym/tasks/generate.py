@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random as _random
+from functools import lru_cache
 from dataclasses import asdict, dataclass
 from typing import Iterator, Sequence
 
@@ -152,6 +153,15 @@ def _eligible(spec: TaskSpec, dag, x: int, y: int) -> bool:
     return True
 
 
+@lru_cache(maxsize=32)
+def _config_dict_cached(config: GenConfig) -> str:
+    return json.dumps({k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items()})
+
+
+def _config_dict(config: GenConfig) -> dict:
+    return json.loads(_config_dict_cached(config))
+
+
 def _is_tie(v: float, decimals: int) -> bool:
     """A value half-way between two stated-precision numbers: its rounding would be ambiguous."""
     s = abs(v) * 10 ** decimals
@@ -187,7 +197,8 @@ def sample_item(task: str, seed: int, index: int, config: GenConfig = GenConfig(
             names, values, story = assign_names(n, mode, rng)
         except ValueError:
             continue  # no story long enough for this n: draw again
-        scm = BinarySCM(dag, random_cpts(dag, rng, config.cpt_low, config.cpt_high), config.coupling)
+        scm = BinarySCM(dag, random_cpts(dag, rng, config.cpt_low, config.cpt_high), config.coupling,
+                        validate=False)
         p = Problem(spec.name, dag, names, values, query)
         look = SCMLookup(scm, p.ids, config.decimals, state_complements=config.state_complements)
         try:
@@ -201,7 +212,7 @@ def sample_item(task: str, seed: int, index: int, config: GenConfig = GenConfig(
             rng.shuffle(stated)
         meta = {"generator": GENERATOR_VERSION, "seed": seed, "index": index, "attempt": attempt,
                 "mode": mode.upper(), "story": story, "n_nodes": n, "density": config.density,
-                "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items()}}
+                "config": _config_dict(config)}
         return render_item(p, spec, d, stated, look.used, config.decimals, meta), scm, p
     raise RuntimeError(f"could not generate a {spec.name} item in {max_tries} tries with {config}; "
                        "widen --nodes or raise --density")
