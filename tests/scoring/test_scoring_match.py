@@ -165,3 +165,25 @@ def test_caugym_reference_answers_score_correct():
         # the prompt's example answer is never mistaken for the model's: score the completion only
         n += 1
     assert n == len(items) == 700
+
+
+def test_score_all():
+    from whygym.scoring import score_all
+    outs = score_all(['{"PROB": "0.5"}', "LACK_CONDITION"], [{"prob": 0.5}, "LACK_CONDITION"], ["PN", "PN"], "calm")
+    assert [o.outcome for o in outs] == ["correct", "correct"] and outs[0].mode == "calm"
+    with pytest.raises(ValueError):
+        score_all(["a"], [])
+
+
+def test_generated_items_canonical_answers_are_correct():
+    try:
+        from whygym.tasks.generate import generate
+    except ImportError:
+        pytest.skip("task generator not available")
+    from whygym.scoring import closeness_score, format_score
+    for it in generate(n=2, seed=3):
+        for m in MODES:
+            assert score(it.answer, it.gold, it.task, mode=m).outcome == "correct", (it.task, it.answer, it.gold)
+        assert score(it.answer, it.gold, it.task).label_correct in (None, True)
+        assert format_score(it.answer, it.task) == 1.0
+        assert closeness_score(it.answer, it.gold, it.task) == 1.0

@@ -1,7 +1,7 @@
 """Scoring: answer extraction, match modes, metrics with confidence intervals, rewards.
 
 * :func:`extract` -- every answer in a model output and the final one (:mod:`.extract`).
-* :func:`score` -- ``"correct"`` / ``"wrong"`` / ``"unparsed"`` under the ``strict`` (default),
+* :func:`score` / :func:`score_all` -- ``"correct"`` / ``"wrong"`` / ``"unparsed"`` under the ``strict`` (default),
   ``caugym`` or ``calm`` rule (:mod:`.match`).
 * :func:`accuracy`, :func:`group_accuracy`, :func:`wilson_interval`, :func:`bootstrap_ci`,
   :func:`paired_bootstrap_diff` (:mod:`.metrics`).
@@ -20,7 +20,7 @@ Examples
 from whygym.scoring.extract import (LACK_CONDITION, Answer, Extraction, completion_text, extract, normalize_label,
                                     parse_number)
 from whygym.scoring.match import (CALM_DIGITS, CAUGYM_TOL, FLOAT_EPS, MODES, OUTCOMES, STRICT_TOL, Outcome,
-                                  labels_match, normalize_gold, prob_matches, score)
+                                  labels_match, normalize_gold, prob_matches, score, score_all)
 from whygym.scoring.metrics import (CI, Z95, Accuracy, GroupReport, accuracy, bootstrap_ci, group_accuracy,
                                     paired_bootstrap_diff, wilson_interval)
 from whygym.scoring.rewards import (DEFAULT_WEIGHTS, accuracy_reward, closeness_reward, closeness_score,
@@ -29,7 +29,7 @@ from whygym.scoring.rewards import (DEFAULT_WEIGHTS, accuracy_reward, closeness_
 __all__ = [
     "LACK_CONDITION", "Answer", "Extraction", "completion_text", "extract", "normalize_label", "parse_number",
     "CALM_DIGITS", "CAUGYM_TOL", "FLOAT_EPS", "MODES", "OUTCOMES", "STRICT_TOL", "Outcome", "labels_match",
-    "normalize_gold", "prob_matches", "score",
+    "normalize_gold", "prob_matches", "score", "score_all",
     "CI", "Z95", "Accuracy", "GroupReport", "accuracy", "bootstrap_ci", "group_accuracy", "paired_bootstrap_diff",
     "wilson_interval",
     "DEFAULT_WEIGHTS", "accuracy_reward", "closeness_reward", "closeness_score", "combined_reward", "format_reward",

@@ -55,11 +55,11 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from whygym.scoring.extract import LACK_CONDITION, Answer, Extraction, extract, normalize_label, parse_number
 
-__all__ = ["Outcome", "score", "normalize_gold", "prob_matches", "labels_match", "OUTCOMES", "MODES",
+__all__ = ["Outcome", "score", "score_all", "normalize_gold", "prob_matches", "labels_match", "OUTCOMES", "MODES",
            "STRICT_TOL", "FLOAT_EPS", "CAUGYM_TOL", "CALM_DIGITS"]
 
 OUTCOMES = ("correct", "wrong", "unparsed")
@@ -124,8 +124,9 @@ def normalize_gold(gold: Any) -> dict[str, Any]:
     """Gold as a dict with ``"prob"`` (float) and/or ``"label"`` (str).
 
     Accepts a dict, its JSON string (the HF-dataset column form), an object with a ``.gold``
-    attribute (an :class:`~whygym.items.Item`), a bare number (-> prob) or a bare non-JSON string
-    (-> label, e.g. ``"LACK_CONDITION"``). Raises ``ValueError`` if neither field can be read.
+    attribute (an :class:`~whygym.items.Item`), a bare number or numeric string (-> prob: pass
+    ``{"label": "1"}`` for a choice label ``"1"``) or another bare string (-> label, e.g.
+    ``"LACK_CONDITION"``). Raises ``ValueError`` if neither field can be read.
 
     >>> normalize_gold('{"prob": "-0.0843", "label": "No"}')
     {'prob': -0.0843, 'label': 'no'}
@@ -260,3 +261,17 @@ def score(text: Any, gold: Any, task: str | None = None, mode: str = "strict") -
         return verdict("unparsed", final)
     return verdict("correct" if labels_match(final.label, gl) else "wrong", final)
 
+
+
+def score_all(texts: Sequence[Any], golds: Sequence[Any], tasks: Sequence[str | None] | None = None,
+              mode: str = "strict") -> list[Outcome]:
+    """:func:`score` over parallel sequences (``tasks`` optional).
+
+    >>> [o.outcome for o in score_all(['{"PROB": "0.5"}', "?"], [{"prob": 0.5}, {"prob": 0.5}])]
+    ['correct', 'unparsed']
+    """
+    texts, golds = list(texts), list(golds)
+    tasks = [None] * len(texts) if tasks is None else list(tasks)
+    if not len(texts) == len(golds) == len(tasks):
+        raise ValueError(f"lengths differ: {len(texts)} texts, {len(golds)} golds, {len(tasks)} tasks")
+    return [score(t, g, k, mode) for t, g, k in zip(texts, golds, tasks)]
