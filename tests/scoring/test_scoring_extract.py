@@ -135,3 +135,14 @@ def test_conversational_and_odd_inputs():
     for odd in (None, 3, 2.5, [], {}, [None], object()):
         ex = extract(odd)
         assert ex.final is None or math.isfinite(ex.final.prob or 0.0)
+
+
+def test_documented_limits():
+    # a LACK_CONDITION mentioned in passing is an answer when nothing follows it
+    assert extract("The data suffice, so I will not output LACK_CONDITION.").final.is_lack
+    # a reply starting "Yes, ..." without an "answer is" phrase is not read
+    assert extract("Yes, it does increase the chance.").final is None
+    # "answer" without ":"/"=" or a verb is not an answer
+    assert extract("I cannot answer no matter what.").final is None
+    # comma decimals are not read as PROB
+    assert extract('{"PROB": "0,25"}').final.prob is None

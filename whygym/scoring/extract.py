@@ -7,9 +7,9 @@ What counts as an answer
 ------------------------
 1. **JSON-like objects** (``kind="json"``): a balanced ``{...}`` holding an ``ANSWER`` and/or a
    ``PROB`` key at its own level (nested objects are attributed separately; braces inside values,
-   as in ``"E[Y_{x}]"``, do not hide the keys), in any case, with the key double-quoted, single-quoted, back-quoted, unquoted or
-   backslash-escaped (``{\\"ANSWER\\": ...}``), ``:`` or ``=`` as separator, trailing commas, inside
-   or outside code fences. Values may be quoted strings or bare tokens. ``PROB`` values are read by
+   as in ``"E[Y_{x}]"``, do not hide the keys), in any case, with the key double-quoted,
+   single-quoted, back-quoted, unquoted or backslash-escaped (``{\\"ANSWER\\": ...}``), ``:`` or
+   ``=`` as separator, trailing commas, inside or outside code fences. Values may be quoted strings or bare tokens. ``PROB`` values are read by
    :func:`parse_number`: decimals, signs (also the Unicode minus), ``.5``, exponents, fractions
    ``a/b`` and percentages (``"12.5%"`` -> ``0.125``). ``json_valid`` tells whether the object is
    also strict JSON (``json.loads`` accepts it).
