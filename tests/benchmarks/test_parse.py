@@ -91,7 +91,7 @@ def test_prompt_only_with_inline_letters_and_long_names():
     assert graph["names"] == {"B": "weather (e.g. wind)", "C": "fire risk", "A": "damage", "D": "qqq"}
     assert graph["edges"] == [["B", "C"], ["C", "A"], ["D", "A"]]
     assert given == {"P(C=1|B=0)": 0.4172} and query == {"treatment": "B", "outcome": "C", "x": 0, "y": 1}
-    assert info["node_ids"] == "inline letters + first-appearance"
+    assert info["node_ids"] == "stated letters + first-appearance"
 
 
 def test_prose_graph_lists_and_chinese():

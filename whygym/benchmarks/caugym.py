@@ -70,7 +70,7 @@ def _gold_from_answer(ans: Any, path, where) -> dict[str, Any]:
 
 def load_caugym(path: str | os.PathLike, *, limit: int | None = None, parse: bool = True,
                 insuff_ins: str | None = None, append_instruction: bool | None = None,
-                subset: str | None = None) -> list[Item]:
+                subset: str | None = None, use_reason: bool = True) -> list[Item]:
     """Load one CauGym JSON array file.
 
     Parameters
@@ -80,6 +80,8 @@ def load_caugym(path: str | os.PathLike, *, limit: int | None = None, parse: boo
         beside ``path``, else :data:`INSUFFICIENT_INSTRUCTION`.
     append_instruction : force (``True``) or suppress (``False``) appending; default: append to items
         whose gold is ``LACK_CONDITION`` when the problem does not already contain the instruction.
+    use_reason : let the Reason's ``P(..)=x`` statements fix letters and value words of the prose
+        (see :func:`whygym.benchmarks.parse.parse_prompt`); ``False`` parses the prompt alone.
     """
     path = Path(path)
     subset = subset or _subset_of(path)
@@ -111,7 +113,8 @@ def load_caugym(path: str | os.PathLike, *, limit: int | None = None, parse: boo
         if "prob" in gold:
             meta.update(label_checks(item.reason, task, gold["prob"], gold.get("label")))
         if parse and task in PROB_TASKS:
-            graph, query, given, problems, pinfo = parse_prompt(rec["problem"], task, "en")
+            graph, query, given, problems, pinfo = parse_prompt(rec["problem"], task, "en",
+                                                                reason=item.reason if use_reason else None)
             item.graph, item.query, item.given = graph, query, given
             meta["parse"] = pinfo
             if problems:

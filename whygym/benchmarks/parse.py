@@ -8,7 +8,8 @@ Conventions (shared with the generator)
 * ``graph = {"nodes": ["A", "B", ...], "edges": [["A", "C"], ...], "names": {"A": "smku", ...}}``.
   Node ids are letters. When the item gives letters (CaLM ``Background.graph``, CauGym inline
   ``(C=0)`` annotations) those are used; when only prose is available ("X has a direct effect on Y."),
-  the names get letters in order of first appearance (``meta["node_ids"] = "first-appearance"``).
+  the names get letters in order of first appearance (``meta["parse"]["node_ids"]``); letters stated
+  inline or fixed by the Reason's ``P(..)=x`` statements take precedence.
 * ``given = {"P(C=0|A=0)": 0.8445, "P(A=0,B=0)": 0.0613, ...}``: no spaces, outcome(s) first, then
   ``|`` and the conditions in the order the text states them.
 * ``query = {"treatment": "B", "outcome": "D", "x": 1, "y": 0, ...}`` with task-specific keys
@@ -191,6 +192,22 @@ def _split_en_sentences(body: str) -> list[str]:
     return out
 
 
+def _split_outside_parens(text: str) -> list[str]:
+    """Split a list of names on ", ", " and ", "、", "和", "以及", but not inside parentheses."""
+    out, depth, last = [], 0, 0
+    for m in re.finditer(r"[()（）]|,\s*(?:and\s+)?|\s+and\s+|、|以及|和", text):
+        tok = m.group()
+        if tok in "(（":
+            depth += 1
+        elif tok in ")）":
+            depth = max(0, depth - 1)
+        elif depth == 0:
+            out.append(text[last:m.start()])
+            last = m.end()
+    out.append(text[last:])
+    return out
+
+
 def parse_prose_graph(given_info: str, lang: str = "en", known_names: list[str] | None = None
                       ) -> tuple[list[str], list[tuple[str, str]]] | None:
     """Names (in order of first appearance) and named edges from "X has a direct effect on Y." prose.
@@ -232,7 +249,7 @@ def parse_prose_graph(given_info: str, lang: str = "en", known_names: list[str] 
         if known and objs.lower() in known:
             parts = [objs]
         else:
-            parts = [p for p in re.split(r",\s*(?:and\s+)?|\s+and\s+|、|和|以及", objs) if p.strip()]
+            parts = [p for p in _split_outside_parens(objs) if p.strip()]
             if known and not all(p.strip().lower() in known for p in parts):
                 parts = [objs]
         for p in parts:
@@ -661,12 +678,48 @@ def _letters(n: int, taken: set[str]) -> list[str]:
     return out
 
 
-def parse_prompt(prompt: str, task: str, lang: str = "en") -> tuple[dict, dict, dict, list[str], dict[str, Any]]:
+def _learn_from_reason(words: list[dict], reason: dict[str, str] | None, values: "_Values"
+                       ) -> dict[str, str]:
+    """Align worded statements with the ``P(..)=x`` statements of the Reason (same number, same shape).
+
+    Returns the name -> letter map those statements fix (only names fixed consistently, one letter each)
+    and teaches ``values`` the value words of the aligned variables.
+    """
+    if not reason:
+        return {}
+    text = " ".join(str(v) for v in reason.values()).replace(" ", "")
+    stmts = []
+    for m in _MATH_ONE.finditer(text):
+        stmts.append((_pairs_from_math(m["lhs"]), _pairs_from_math(m["rhs"]), m["p"]))
+    cand: dict[str, set[str]] = {}
+    learned: list[tuple[str, str, int]] = []
+    for ws in words:
+        match = {(tuple(o), tuple(c)) for o, c, p in stmts
+                 if abs(float(p) - ws["p"]) < 1e-12 and len(o) == len(ws["outs"]) and len(c) == len(ws["conds"])}
+        if len(match) != 1:  # none, or ambiguous (two statements with the same number and shape)
+            continue
+        outs, conds = match.pop()
+        for (nm, w, _), (letter, v) in zip(ws["outs"] + ws["conds"], list(outs) + list(conds)):
+            cand.setdefault(nm.lower(), set()).add(letter)
+            learned.append((nm.lower(), w, v))
+    fixed = {nm: next(iter(ls)) for nm, ls in cand.items() if len(ls) == 1}
+    if len(set(fixed.values())) != len(fixed):  # two names on one letter: trust none
+        return {}
+    for nm, w, v in learned:
+        if nm in fixed:
+            values.learn(fixed[nm], w, v)
+    return fixed
+
+
+def parse_prompt(prompt: str, task: str, lang: str = "en", reason: dict[str, str] | None = None
+                 ) -> tuple[dict, dict, dict, list[str], dict[str, Any]]:
     """Parse a CaLM-style prompt when the prompt is all there is (CauGym).
 
     Names come from the "X has a direct effect on Y." sentences. Letters: inline annotations such as
     "(C=0)" fix a name's letter; the other names get the first unused letters in order of first
     appearance. Value words come from the inline annotations, then the default lists.
+    With ``reason`` (CauGym ships each item's Reason), worded statements whose number and shape match a
+    ``P(..)=x`` statement of the Reason also fix those names' letters and value words.
     """
     parts = split_calm_prompt(prompt)
     problems: list[str] = []
@@ -685,12 +738,17 @@ def parse_prompt(prompt: str, task: str, lang: str = "en") -> tuple[dict, dict, 
                     problems.append(f"{nm!r} annotated with two letters")
                 inline[nm.lower()] = lt[0]
                 values.learn(lt[0], w, lt[1])
+    from_reason = {nm: lt for nm, lt in _learn_from_reason(words, reason, values).items()
+                   if nm not in inline and lt not in inline.values()}
+    if from_reason:
+        info["letters_from_reason"] = len(from_reason)
+    inline.update(from_reason)
     free = _letters(len(names), set(inline.values()))
     name2id, it = {}, iter(free)
     for nm in names:
         name2id[nm.lower()] = inline.get(nm.lower()) or next(it)
-    info["node_ids"] = "inline letters" if len(inline) == len(names) else (
-        "first-appearance" if not inline else "inline letters + first-appearance")
+    info["node_ids"] = "stated letters" if len(inline) == len(names) else (
+        "first-appearance" if not inline else "stated letters + first-appearance")
     nodes = [name2id[n.lower()] for n in names]
     graph = {"nodes": nodes, "edges": [[name2id[a.lower()], name2id[b.lower()]] for a, b in named_edges],
              "names": {name2id[n.lower()]: n for n in names}}

@@ -81,6 +81,10 @@ def main() -> None:
         if s == "base":
             same = sum(i.prompt in calm_by_prompt for i in items)
             line += f"; prompt == CaLM Lite EN prompt on {same}/{len(items)}"
+            line += (f"; given == CaLM given (same letters) on {sum(i.given == calm_by_prompt[i.prompt].given for i in items)}"
+                     f"/{len(items)}")
+            alone = load_caugym(root / "caugym" / f"{s}_dataset.json", use_reason=False)
+            line += f"; prompt alone (no Reason) parsed {_ok(alone)}"
             conf = Counter(i.task for i in items if "label_conflict" in i.meta)
             line += f"; gold/Reason/sign conflicts {dict(conf)}"
         print(line)
