@@ -154,15 +154,21 @@ class JointOracle:
                 t = float(cpts[i][c])
                 p *= t if state[i] == 1 else 1.0 - t
             self.table[state] = p
+        self._states = np.array(list(self.table), dtype=np.int64).reshape(-1, n)
+        self._p = np.array(list(self.table.values()))
+
+    def _mass(self, cond: dict[int, int]) -> float:
+        sel = np.ones(len(self._p), dtype=bool)
+        for k, v in cond.items():
+            sel &= self._states[:, k] == v
+        return float(self._p[sel].sum())
 
     def prob(self, event: dict[int, int], given: dict[int, int] | None = None) -> float:
         given = given or {}
-        num = sum(p for s, p in self.table.items()
-                  if all(s[k] == v for k, v in event.items()) and all(s[k] == v for k, v in given.items()))
-        if not given:
-            return num
-        den = sum(p for s, p in self.table.items() if all(s[k] == v for k, v in given.items()))
-        return num / den
+        if any(k in given and given[k] != v for k, v in event.items()):
+            return 0.0
+        num = self._mass({**event, **given})
+        return num / self._mass(given) if given else num
 
 
 def assignments(nodes):
@@ -335,3 +341,20 @@ class UnitOracle:
 
     def ps(self, x, y, xv=1, yv=1) -> float:
         return self.counterfactual({y: yv}, {x: xv}, {x: 1 - xv, y: 1 - yv})
+
+
+# ------------------------------------------------------------------------------ hypothesis settings
+
+
+def hyp_settings(max_examples: int):
+    """Settings for the hypothesis tests in tests/scm: derandomised (CI runs are reproducible) and
+    without an example database. For a soak run, ``WHYGYM_SCM_SOAK=<factor>`` multiplies the example
+    counts and draws fresh random examples, e.g. ``WHYGYM_SCM_SOAK=20 pytest tests/scm``."""
+    import os
+
+    from hypothesis import HealthCheck, settings
+
+    soak = float(os.environ.get("WHYGYM_SCM_SOAK", "0") or 0)
+    return settings(max_examples=max(1, int(max_examples * soak)) if soak else max_examples,
+                    derandomize=not soak, deadline=None, database=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])

@@ -15,10 +15,10 @@ import random
 import networkx as nx
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from scm_oracles import UnitOracle, random_cpts, random_graph
+from scm_oracles import UnitOracle, hyp_settings, random_cpts, random_graph
 from whygym.scm.effects import (effect_of_treatment_on_treated, natural_direct_effect, natural_indirect_effect,
                                 probability_of_necessity, probability_of_sufficiency, total_effect)
 from whygym.scm.graph import DAG
@@ -165,8 +165,7 @@ def _same_or_both_raise(f_engine, f_oracle):
     assert abs(got - want) < TOL, (got, want)
 
 
-SETTINGS = settings(max_examples=40, deadline=None, database=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = hyp_settings(40)
 
 EFFECTS = [
     ("ETT", effect_of_treatment_on_treated, UnitOracle.ett),

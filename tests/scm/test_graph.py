@@ -12,15 +12,14 @@ import random
 
 import networkx as nx
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from scm_oracles import (bits_of, cut_outgoing, dsep, is_backdoor, minimal_valid_sets, nx_ancestors,
-                         nx_descendants, nx_mediators, to_mask, to_nx)
+from scm_oracles import (bits_of, cut_outgoing, dsep, hyp_settings, is_backdoor, minimal_valid_sets,
+                         nx_ancestors, nx_descendants, nx_mediators, to_mask, to_nx)
 from whygym.scm.graph import DAG, letters, mask, members, random_dag
 
-SETTINGS = settings(max_examples=150, deadline=None, database=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = hyp_settings(150)
 
 
 @st.composite
@@ -282,7 +281,7 @@ def test_mediation_sets_against_networkx_and_brute_force(g_spec, data):
 # --------------------------------------------------------------------------------- random_dag
 
 
-@settings(max_examples=60, deadline=None, database=None)
+@hyp_settings(60)
 @given(st.integers(1, 12), st.floats(0.0, 1.0), st.integers(0, 2**32 - 1))
 def test_random_dag_connected_topological_deterministic(n, density, seed):
     g1 = random_dag(n, density, random.Random(seed))

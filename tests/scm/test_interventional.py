@@ -13,10 +13,10 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
-from scm_oracles import JointOracle, random_cpts, random_graph, sorted_parents
+from scm_oracles import JointOracle, hyp_settings, random_cpts, random_graph, sorted_parents
 from whygym.scm.effects import average_treatment_effect, controlled_direct_effect, p_do
 from whygym.scm.graph import DAG, members
 from whygym.scm.model import BinarySCM
@@ -148,8 +148,7 @@ def _random_model(seed: int):
     return rng, n, edges, cpts, BinarySCM(DAG(n, edges), cpts, coupling)
 
 
-SETTINGS = settings(max_examples=60, deadline=None, database=None,
-                    suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = hyp_settings(60)
 
 
 @SETTINGS
