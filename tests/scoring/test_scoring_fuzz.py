@@ -7,7 +7,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from whygym.scoring import (MODES, OUTCOMES, accuracy_reward, closeness_reward, combined_reward, extract,
-                            format_reward, score)
+                            format_reward, make_closeness_reward, score)
+
+digits_reward = make_closeness_reward(kind="digits")
 
 FRAGMENTS = ['{', '}', '{"ANSWER": ', '"PROB": ', "'PROB': ", 'ANSWER', 'PROB', 'prob', ':', '=', ',', '"', "'",
              '\\"', 'Yes', 'No', 'yes', '0.3847', '-0.0843', '12.5%', '.5', '1e999', 'nan', '-', '%', '3/0',
@@ -68,12 +70,13 @@ def test_rewards_in_unit_interval(rows, weights):
     fr = format_reward(comps, **cols)
     ar = accuracy_reward(comps, **cols)
     cr = closeness_reward(comps, **cols)
+    dr = digits_reward(comps, **cols)
     br = combined_reward(weights)(comps, **cols)
-    for rs in (fr, ar, cr, br):
+    for rs in (fr, ar, cr, dr, br):
         assert len(rs) == len(rows)
         assert all(isinstance(v, float) and 0.0 <= v <= 1.0 for v in rs), rs
     # graded reward is exact only when the strict scorer says correct
-    assert [c == 1.0 for c in cr] == [a == 1.0 for a in ar]
+    assert [c == 1.0 for c in cr] == [a == 1.0 for a in ar] == [d == 1.0 for d in dr]
 
 
 @FAST
@@ -86,3 +89,17 @@ def test_canonical_answer_round_trip(p, task, as_percent):
     assert o.outcome == "correct" and o.label_correct
     assert accuracy_reward([text], gold=[gold], task=[task]) == [1.0]
     assert closeness_reward([text], gold=[gold], task=[task]) == [1.0]
+
+
+@FAST
+@given(finite, st.floats(min_value=-3e-4, max_value=3e-4), st.sampled_from(["ATE", "PS"]),
+       st.sampled_from(["{:.4f}", "{:.5f}", "{!r}"]))
+def test_graded_rewards_near_the_boundary(g, delta, task, fmt):
+    p = g + delta
+    text = json.dumps({"PROB": fmt.format(p)})
+    cols = {"gold": [{"prob": g}], "task": [task]}
+    [a] = accuracy_reward([text], **cols)
+    [c] = closeness_reward([text], **cols)
+    [d] = digits_reward([text], **cols)
+    assert (a == 1.0) == (c == 1.0) == (d == 1.0)
+    assert a == (1.0 if abs(float(fmt.format(p)) - g) <= 5e-5 + 1e-9 else 0.0)

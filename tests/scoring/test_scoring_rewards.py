@@ -127,3 +127,21 @@ def test_combined_validation():
 
 def test_scalar_columns_broadcast():
     assert accuracy_reward(["{'PROB': 0.1}", "{'PROB': 0.2}"], gold='{"prob": 0.1}', task="PN") == [1.0, 0.0]
+
+
+def test_digits_kind():
+    g = {"prob": 0.3847, "label": "yes"}
+    r = make_closeness_reward(kind="digits")
+    texts = ['{"PROB": "0.3847"}', '{"PROB": "0.3848"}', '{"PROB": "0.3911"}', '{"PROB": "0.4847"}',
+             '{"PROB": "1.3847"}', '{"PROB": "-0.3847"}', '{"PROB": "0.38474"}']
+    vals = r(texts, gold=[g] * len(texts), task=["ATE"] * len(texts))
+    assert vals == pytest.approx([1.0, 0.2 + 0.8 * 3 / 4, 0.2 + 0.8 * 1 / 4, 0.2, 0.2, 0.8 * 3 / 4, 1.0])
+    # 4 matching decimals but > 5e-5 away: capped at 3/4 so that 1.0 still means strict-correct
+    g2 = {"prob": 0.38466}  # pred 0.38474 is 8e-5 away; both are "0.3847" to 4 places
+    [v] = r(['{"PROB": "0.38474"}'], gold=[g2], task=["PN"])
+    assert score('{"PROB": "0.38474"}', g2).outcome == "wrong"
+    assert v == pytest.approx(0.2 + 0.8 * 3 / 4)
+    with pytest.raises(ValueError):
+        make_closeness_reward(kind="linear")
+    f = combined_reward({"closeness": 1.0}, closeness_kind="digits")
+    assert f(texts[:2], gold=[g] * 2, task=["ATE"] * 2) == pytest.approx([1.0, 0.8])

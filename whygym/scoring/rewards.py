@@ -39,7 +39,8 @@ Rewards
     the signed tasks, and 1 when ``0 <= p <= 1`` for the bound tasks PN/PS. A final answer with an
     ``ANSWER`` but no ``PROB`` earns ``w`` if its label agrees with the gold label (direction only).
     Since ``e > 5e-5`` whenever the strict scorer says wrong, ``r < 1`` then: ``r == 1`` iff
-    strict-correct. Label-only golds (yes/no, ``LACK_CONDITION``, choices) get 1 or 0, as accuracy.
+    strict-correct. ``kind="digits"`` uses ``min(k, 3) / 4`` (``k`` leading correct decimals of 4)
+    in place of the exponential: coarser, but it rewards digit-by-digit progress. Label-only golds (yes/no, ``LACK_CONDITION``, choices) get 1 or 0, as accuracy.
 :func:`combined_reward`
     A factory: ``sum_i w_i r_i / sum_i w_i`` over the named rewards (``"format"``, ``"accuracy"``,
     ``"closeness"``), renormalized over the rewards that apply to the row.
@@ -130,20 +131,45 @@ def _sign4(x: float) -> int:
     return (r > 0) - (r < 0)
 
 
+def _leading_decimals(p: float, g: float) -> int:
+    """How many leading decimals of ``|p|`` and ``|g|`` at 4 places agree (0 if the integer parts differ)."""
+    a, b = f"{abs(p):.4f}", f"{abs(g):.4f}"
+    ia, _, da = a.partition(".")
+    ib, _, db = b.partition(".")
+    if ia != ib:
+        return 0
+    k = 0
+    for x, y in zip(da, db):
+        if x != y:
+            break
+        k += 1
+    return k
+
+
+def _check_params(scale: float, direction_weight: float, kind: str) -> None:
+    if not (scale > 0) or not (0.0 <= direction_weight <= 1.0) or kind not in ("exp", "digits"):
+        raise ValueError("need scale > 0, 0 <= direction_weight <= 1 and kind 'exp' or 'digits'; "
+                         f"got {scale}, {direction_weight}, {kind!r}")
+
+
 def closeness_score(text: Any, gold: Any, task: str | None = None, scale: float = 0.02,
-                    direction_weight: float = 0.2) -> float:
+                    direction_weight: float = 0.2, kind: str = "exp") -> float:
     """Graded closeness of one completion's final answer to the gold, in [0, 1].
 
-    Formula in the module docstring. Raises ``ValueError`` for an unreadable gold.
+    Formula in the module docstring; ``kind="digits"`` replaces ``exp(-e / scale)`` by
+    ``min(k, 3) / 4`` with ``k`` the number of leading decimals (of 4) of ``|p|`` that agree with
+    ``|g|`` written to 4 places (0 when the integer parts differ); ``scale`` is then unused.
+    Raises ``ValueError`` for an unreadable gold.
 
     >>> g = {"prob": -0.0843, "label": "no"}
     >>> closeness_score('{"PROB": "-0.0843"}', g), round(closeness_score('{"PROB": "-0.0943"}', g), 4)
     (1.0, 0.6852)
     >>> round(closeness_score('{"PROB": "0.0843"}', g), 4), closeness_score('{"ANSWER": "No"}', g)
     (0.0002, 0.2)
+    >>> round(closeness_score('{"PROB": "-0.0853"}', g, kind="digits"), 6)  # sign, "08" of "0843": .2 + .8 * 2/4
+    0.6
     """
-    if not (scale > 0) or not (0.0 <= direction_weight <= 1.0):
-        raise ValueError(f"need scale > 0 and 0 <= direction_weight <= 1; got {scale}, {direction_weight}")
+    _check_params(scale, direction_weight, kind)
     g = normalize_gold(gold)
     ex = text if isinstance(text, Extraction) else extract(text)
     gp, gl = g.get("prob"), g.get("label")
@@ -163,7 +189,8 @@ def closeness_score(text: Any, gold: Any, task: str | None = None, scale: float 
         return 1.0
     d = (0.0 <= p <= 1.0) if bound else (_sign4(p) == _sign4(gp))
     e = abs(p - gp)
-    r = w * float(d) + (1.0 - w) * math.exp(-e / scale)
+    close = math.exp(-e / scale) if kind == "exp" else min(_leading_decimals(p, gp), 3) / 4.0
+    r = w * float(d) + (1.0 - w) * close
     # e > STRICT_TOL here, so r < 1 mathematically; the clamp keeps it so under float rounding
     return min(max(r, 0.0), math.nextafter(1.0, 0.0))
 
@@ -232,15 +259,16 @@ def accuracy_reward(completions: Sequence[Any], **columns: Any) -> list[float | 
     return out
 
 
-def make_closeness_reward(scale: float = 0.02, direction_weight: float = 0.2) -> RewardFunc:
+def make_closeness_reward(scale: float = 0.02, direction_weight: float = 0.2, kind: str = "exp") -> RewardFunc:
     """A graded TRL reward ``w * direction + (1 - w) * exp(-|err| / scale)``, 1.0 iff strict-correct.
+
+    ``kind="digits"`` credits leading correct decimals instead (see :func:`closeness_score`).
 
     >>> r = make_closeness_reward(scale=0.1, direction_weight=0.0)
     >>> [round(x, 4) for x in r(['{"PROB": "0.35"}'], gold=['{"prob": 0.25}'], task=["PN"])]
     [0.3679]
     """
-    if not (scale > 0) or not (0.0 <= direction_weight <= 1.0):
-        raise ValueError(f"need scale > 0 and 0 <= direction_weight <= 1; got {scale}, {direction_weight}")
+    _check_params(scale, direction_weight, kind)
 
     def closeness_reward(completions: Sequence[Any], **columns: Any) -> list[float | None]:
         texts = _texts(completions)
@@ -253,14 +281,14 @@ def make_closeness_reward(scale: float = 0.02, direction_weight: float = 0.2) ->
                 out.append(None)
                 continue
             try:
-                out.append(float(closeness_score(c, gd, t, scale, direction_weight)))
+                out.append(float(closeness_score(c, gd, t, scale, direction_weight, kind)))
             except Exception as err:  # noqa: BLE001
                 _warn_once("closeness_reward", err)
                 out.append(0.0)
         return out
 
-    closeness_reward.__doc__ = (f"Graded closeness reward (scale={scale}, direction_weight={direction_weight}); "
-                                "see whygym.scoring.rewards.")
+    closeness_reward.__doc__ = (f"Graded closeness reward (kind={kind!r}, scale={scale}, "
+                                f"direction_weight={direction_weight}); see whygym.scoring.rewards.")
     return closeness_reward
 
 
@@ -273,14 +301,15 @@ closeness_reward.__doc__ = """Graded closeness reward with the defaults (scale 0
 
 
 def combined_reward(weights: Mapping[str, float] | None = None, scale: float = 0.02,
-                    direction_weight: float = 0.2, name: str = "combined_reward") -> RewardFunc:
+                    direction_weight: float = 0.2, name: str = "combined_reward",
+                    closeness_kind: str = "exp") -> RewardFunc:
     """A TRL reward function: the weighted mean of format, accuracy and closeness rewards.
 
     Parameters
     ----------
     weights : non-negative weights by name (``"format"``, ``"accuracy"``, ``"closeness"``); default
         :data:`DEFAULT_WEIGHTS`. Missing names weigh 0.
-    scale, direction_weight : passed to the closeness part.
+    scale, direction_weight, closeness_kind : passed to the closeness part (:func:`make_closeness_reward`).
     name : ``__name__`` of the returned function (TRL logs rewards under it).
 
     Returns
@@ -303,7 +332,7 @@ def combined_reward(weights: Mapping[str, float] | None = None, scale: float = 0
         raise ValueError(f"unknown reward name(s) {sorted(unknown)}; use 'format', 'accuracy', 'closeness'")
     if any(not (v >= 0) or math.isinf(v) for v in w.values()) or sum(w.values()) <= 0:
         raise ValueError(f"weights must be finite, non-negative and not all zero: {w}")
-    close = make_closeness_reward(scale, direction_weight)
+    close = make_closeness_reward(scale, direction_weight, closeness_kind)
     parts: list[tuple[float, RewardFunc]] = []
     for key, fn in (("format", format_reward), ("accuracy", accuracy_reward), ("closeness", close)):
         if w.get(key, 0) > 0:
