@@ -68,7 +68,7 @@ def problem_from_item(item: Item) -> Problem:
         query: dict[str, Any] = {k: v for k, v in q.items() if k not in ("treatment", "outcome", "fixed")}
         query["treatment"], query["outcome"] = pos[q["treatment"]], pos[q["outcome"]]
         if "fixed" in q:
-            query["fixed"] = {pos[k]: int(v) for k, v in q["fixed"].items()}
+            query["fixed"] = {pos[k]: (None if v is None else int(v)) for k, v in q["fixed"].items()}
     except KeyError as e:
         raise ValueError(f"the query names a node {e} that is not in the graph") from None
     names = [g.get("names", {}).get(i, i) for i in ids]
@@ -109,6 +109,25 @@ def _unrounded_bound(p: Problem, given: dict[str, float]) -> float | None:
         return None
 
 
+def _structural_zero(item: Item) -> str | None:
+    """When only the graph and the treatment/outcome were parsed: the reason the answer is 0 if the
+    graph has no path of the kind the task needs, else None."""
+    # An item that states numbers was written as having a path; with a partly parsed text, trust the
+    # graph only when the item states no numbers (CaLM's structural-zero items state none).
+    data = item.prompt.split("Instruction:")[0].split("\n", 1)[-1]
+    if re.search(r"\d\.\d", data):
+        return None
+    try:
+        p = problem_from_item(item)
+    except ValueError:
+        return None
+    spec = get_task(item.task)
+    X, Y = p.query["treatment"], p.query["outcome"]
+    if spec.has_path(p.dag, X, Y) or item.task in ("PN", "PS"):
+        return None
+    return f"There is no path of the kind {item.task} needs from {p.L(X)} to {p.L(Y)}, so the answer is 0."
+
+
 def audit_item(item: Item, structure_from: Item | None = None) -> AuditResult:
     """Audit one item. ``structure_from``: a twin item (same derivation) whose parsed graph and query
     stand in when this item's own text could not be parsed (LLM-rewritten prose); the numbers are
@@ -123,11 +142,20 @@ def audit_item(item: Item, structure_from: Item | None = None) -> AuditResult:
     src = item
     if item.meta.get("parse_error") or not item.graph.get("nodes"):
         if structure_from is None:
+            zero = _structural_zero(item)
+            if zero is not None:
+                res.solved = fmt4(0.0)
+                res.steps = {"Step 1": zero}
+                res.note = "the value words were not parsed, but the graph alone makes the answer 0"
+                ok = "prob" in gold and abs(float(gold["prob"])) <= STRICT_TOL
+                res.status = "agree" if ok else "disagree"
+                res.category = None if ok else "label error"
+                return res
             res.category = "solver gap"
             res.note = f"not parsed: {item.meta.get('parse_error', 'no structure')}"
             return res
         src = structure_from
-        numbers = {float(m) for m in re.findall(r"(?<![\d.])\d\.\d+(?![\d.])", item.prompt)}
+        numbers = {float(m) for m in re.findall(r"(?<![\d.])\d\.\d+", item.prompt)}
         missing = [k for k, v in src.given.items() if v not in numbers]
         if missing and gold.get("label") != LACK:
             res.category = "solver gap"
@@ -180,8 +208,9 @@ def audit_item(item: Item, structure_from: Item | None = None) -> AuditResult:
         else:
             res.category = "solver gap"
             res.note = f"differs by {err:.4f}"
-    # the yes/no label, checked separately
-    if d.label is not None and gold.get("label") in ("yes", "no"):
+    # the yes/no label, checked separately (not for a twin's structure: the rewritten question may
+    # have turned its polarity around, e.g. "more likely" -> "be reduced")
+    if d.label is not None and gold.get("label") in ("yes", "no") and src is item:
         if gold["label"] == d.label:
             res.label_status = "agree"
         else:

@@ -25,7 +25,9 @@ def pick_values(dag, x, y, rng):
             "bound": "upper" if rng.random() < 0.5 else "lower"}
 
 
-def derive_bound(name: str, p: Problem, look, exhaustive: bool = False, decimals: int = 4) -> Derivation:
+def derive_bound(name: str, p: Problem, look, exhaustive: bool = False, decimals: int = 4,
+                 round_do: bool = True) -> Derivation:
+    """``round_do=False`` keeps ``P(y|do(x))`` unrounded (the other convention; the auditor uses it)."""
     q = p.query
     X, Y = q["treatment"], q["outcome"]
     xf, yf = q["x_factual"], q["y_factual"]
@@ -51,7 +53,7 @@ def derive_bound(name: str, p: Problem, look, exhaustive: bool = False, decimals
                 ex.append(f"P({LY}={yd}|{LX}={xc},{zt})*P({zt})")
                 ar.append(f"{f(a)}*{f(pz)}")
                 vals += [f"P({LY}={yd}|{LX}={xc},{zt})={f(a)}", f"P({zt})={f(pz)}"]
-            d = round(tot, decimals)
+            d = round(tot, decimals) if round_do else tot
             s1 = (f"Calculate {do_t}\n{do_t}={sum_prefix(p, [z])}P({LY}={yd}|{LX}={xc},{Z})*P({Z})={'+'.join(ex)}\n"
                   + "\t".join(vals) + f"\n{do_t}={'+'.join(ar)}={f(d)}")
         den = look(Term(((X, xf), (Y, yf))))
