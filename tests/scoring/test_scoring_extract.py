@@ -146,3 +146,21 @@ def test_documented_limits():
     assert extract("I cannot answer no matter what.").final is None
     # comma decimals are not read as PROB
     assert extract('{"PROB": "0,25"}').final.prob is None
+
+
+@pytest.mark.parametrize("text,label,prob", [
+    ('{"ANSWER": "是", "PROB": "0.1234"}', "yes", 0.1234),
+    ('{"ANSWER"："否"，"PROB"："-0.0843"}', "no", -0.0843),
+    ("所以答案：是", "yes", None),
+    ("答案为否。", "no", None),
+    ("答案是：0.25", "0.25", 0.25),
+])
+def test_chinese_answers(text, label, prob):
+    f = extract(text).final
+    assert f is not None and f.label == label
+    assert f.prob == (pytest.approx(prob) if prob is not None else None)
+
+
+def test_chinese_not_misread():
+    assert extract("答案是否定的").final is None
+    assert normalize_label("否") == "no" and normalize_label("是。") == "yes"

@@ -9,10 +9,10 @@ What counts as an answer
    ``PROB`` key at its own level (nested objects are attributed separately; braces inside values,
    as in ``"E[Y_{x}]"``, do not hide the keys), in any case, with the key double-quoted,
    single-quoted, back-quoted, unquoted or backslash-escaped (``{\\"ANSWER\\": ...}``), ``:`` or
-   ``=`` as separator, trailing commas, inside or outside code fences. Values may be quoted strings or bare tokens. ``PROB`` values are read by
-   :func:`parse_number`: decimals, signs (also the Unicode minus), ``.5``, exponents, fractions
-   ``a/b`` and percentages (``"12.5%"`` -> ``0.125``). ``json_valid`` tells whether the object is
-   also strict JSON (``json.loads`` accepts it).
+   ``=`` as separator, trailing commas, inside or outside code fences. Values may be quoted strings
+   or bare tokens. ``PROB`` values are read by :func:`parse_number`: decimals, signs (also the
+   Unicode minus), ``.5``, exponents, fractions ``a/b`` and percentages (``"12.5%"`` -> ``0.125``).
+   ``json_valid`` tells whether the object is also strict JSON (``json.loads`` accepts it).
 2. **``LACK_CONDITION``** (``kind="lack"``) anywhere in the text (case-insensitive, ``LACK\\_CONDITION``
    accepted), as a bare word or as a JSON value; its position decides whether it is final.
 3. **Plain-text answers** (``kind="text"``), only when no JSON answer and no ``LACK_CONDITION`` lies
@@ -20,6 +20,8 @@ What counts as an answer
    ``"PROB: 12%"``, or a whole reply that is just ``Yes`` / ``No`` / a number. A text ``ANSWER`` and a
    text ``PROB`` closer than 120 characters are merged into one answer. "answer" must be followed by
    ``:``/``=`` or a verb ("is", "would be", ...), so "I cannot answer no matter what" is no answer.
+   Chinese answers (CaLM's CN sets) are read too: ``答案：是``, ``答案为否``, full-width colons in
+   JSON; the labels 是/否 normalize to yes/no (``答案是否定的`` is not read as 否).
    This also reads a JSON object cut off before its closing brace (``kind="text"``).
 
 Every pattern runs in linear time (no nested or adjacent overlapping quantifiers; adversarial
@@ -75,7 +77,7 @@ _MAX_JSON_CHECK = 20000
 # (Python < 3.11 has no possessive quantifiers).
 _KV = re.compile(
     r"(?<![\w])(?P<key>answer|prob)(?![\w])"
-    r"(?=(?P<kpre>[\s\\\"'`\u201c\u201d\u2018\u2019]*))(?P=kpre)[:=](?=(?P<kws>\s*))(?P=kws)"
+    r"(?=(?P<kpre>[\s\\\"'`\u201c\u201d\u2018\u2019]*))(?P=kpre)[:=\uff1a](?=(?P<kws>\s*))(?P=kws)"
     r"(?:\\?\"(?P<dq>[^\"\n]*?)\\?\""
     r"|'(?P<sq>[^'\n]*)'"
     r"|[\u201c\u201d\u2018\u2019](?P<smq>[^\u201c\u201d\u2018\u2019\n]*)[\u201c\u201d\u2018\u2019]"
@@ -87,19 +89,21 @@ _NUM = r"[+\-\u2212]?[ \t]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+\-]?\d+)?(?:[ \t]?%)?
 # "answer" + optional verb + (atomic) separators/decoration + value; a ":"/"=" or a verb is required
 # (checked in code, so "I cannot answer no matter what" is not an answer)
 _TEXT_ANSWER = re.compile(
-    r"(?<![\w])(?:final\s+)?answer(?P<verb>\s+(?:is|would\s+be|should\s+be|will\s+be)(?![\w]))?"
-    r"(?=(?P<sep>[\s*\"'`\u201c\u201d\u2018\u2019(\[:=]*))(?P=sep)"
-    r"(?P<val>yes|no|" + _NUM + r")(?![\w]|\.\d)",
+    r"(?:(?<![\w])(?:final\s+)?answer(?P<verb>\s+(?:is|would\s+be|should\s+be|will\s+be)(?![\w]))?"
+    r"|\u7b54\u6848(?P<cnverb>\u662f|\u4e3a)?)"  # Chinese "答案" + optional "是"/"为"
+    r"(?=(?P<sep>[\s*\"'`\u201c\u201d\u2018\u2019(\[:=\uff1a]*))(?P=sep)"
+    r"(?P<val>yes|no|\u662f|\u5426|" + _NUM + r")(?![\w]|\.\d)",
     re.IGNORECASE,
 )
 _TEXT_PROB = re.compile(
-    r"(?<![\w])prob(?![\w])(?=(?P<pre>[\s*`'\"]*))(?P=pre)(?:is(?=(?P<ws>\s*))(?P=ws))?[:=]"
+    r"(?<![\w])prob(?![\w])(?=(?P<pre>[\s*`'\"]*))(?P=pre)(?:is(?=(?P<ws>\s*))(?P=ws))?[:=\uff1a]"
     r"(?=(?P<sep>[\s*\"'`\u201c\u201d\u2018\u2019(\[]*))(?P=sep)"
     r"(?P<val>" + _NUM + r")(?![\w]|\.\d)",
     re.IGNORECASE,
 )
-_WHOLE = re.compile(r"^[\s*\"'`\u201c\u201d(\[]*(?P<val>yes|no|" + _NUM + r")[\s*\"'`\u201c\u201d)\].!]*$",
-                    re.IGNORECASE)
+_WHOLE = re.compile(r"^[\s*\"'`\u201c\u201d(\[]*(?P<val>yes|no|\u662f|\u5426|" + _NUM
+                    + r")[\s*\"'`\u201c\u201d)\].!]*$", re.IGNORECASE)
+_CN_YESNO = {"\u662f": "yes", "\u5426": "no"}
 _FENCE = re.compile(r"```[A-Za-z]*")
 _NUMBER_FULL = re.compile(
     r"^(?P<sign>[+\-])?\s*(?P<num>(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+\-]?\d+)?)\s*(?P<pct>%)?$")
@@ -262,7 +266,8 @@ def parse_number(text: Any) -> float | None:
 
 
 def normalize_label(value: Any) -> str | None:
-    """Canonical answer label: ``"yes"``/``"no"`` lower case, ``"LACK_CONDITION"``, else stripped text.
+    """Canonical answer label: ``"yes"``/``"no"`` lower case (also from Chinese 是/否, as in CaLM's CN
+    sets), ``"LACK_CONDITION"``, else the stripped text.
 
     >>> normalize_label(' **Yes.** '), normalize_label('lack_condition'), normalize_label('')
     ('yes', 'LACK_CONDITION', None)
@@ -271,12 +276,14 @@ def normalize_label(value: Any) -> str | None:
         if isinstance(value, bool):
             return "yes" if value else "no"
         return None
-    s = str(value).strip().strip("\"'`*\u201c\u201d\u2018\u2019\\").strip().rstrip(".!").strip()
+    s = str(value).strip().strip("\"'`*\u201c\u201d\u2018\u2019\\").strip().rstrip(".!\u3002\uff01").strip()
     if not s:
         return None
     low = s.casefold()
     if low in ("yes", "no"):
         return low
+    if s in _CN_YESNO:
+        return _CN_YESNO[s]
     if _LACK.fullmatch(s):
         return LACK_CONDITION
     return s
@@ -391,7 +398,8 @@ def _json_answer(own_text: str, text: str, start: int, end: int) -> Answer | Non
 def _text_answers(text: str) -> list[Answer]:
     found: list[Answer] = []
     for m in _TEXT_ANSWER.finditer(text):
-        if m.group("verb") is None and not any(c in ":=" for c in m.group("sep")):
+        has_verb = m.group("verb") is not None or m.group("cnverb") is not None
+        if not has_verb and not any(c in ":=\uff1a" for c in m.group("sep")):
             continue
         v = m.group("val")
         lab = normalize_label(v)

@@ -40,7 +40,8 @@ Rewards
     ``ANSWER`` but no ``PROB`` earns ``w`` if its label agrees with the gold label (direction only).
     Since ``e > 5e-5`` whenever the strict scorer says wrong, ``r < 1`` then: ``r == 1`` iff
     strict-correct. ``kind="digits"`` uses ``min(k, 3) / 4`` (``k`` leading correct decimals of 4)
-    in place of the exponential: coarser, but it rewards digit-by-digit progress. Label-only golds (yes/no, ``LACK_CONDITION``, choices) get 1 or 0, as accuracy.
+    in place of the exponential: coarser, but it rewards digit-by-digit progress. Label-only golds
+    (yes/no, ``LACK_CONDITION``, choices) get 1 or 0, as accuracy.
 :func:`combined_reward`
     A factory: ``sum_i w_i r_i / sum_i w_i`` over the named rewards (``"format"``, ``"accuracy"``,
     ``"closeness"``), renormalized over the rewards that apply to the row.
