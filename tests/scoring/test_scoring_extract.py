@@ -164,3 +164,15 @@ def test_chinese_answers(text, label, prob):
 def test_chinese_not_misread():
     assert extract("答案是否定的").final is None
     assert normalize_label("否") == "no" and normalize_label("是。") == "yes"
+
+
+@pytest.mark.parametrize("text,label,prob", [
+    ("so the result is $\\boxed{0.3847}$", "0.3847", 0.3847),
+    ("\\boxed{\\text{Yes}}", "yes", None),
+    ("\\boxed{-8.43\\%}", "-8.43\\%", -0.0843),
+    ("The answer is $-0.0843$.", "-0.0843", -0.0843),
+])
+def test_latex_answers(text, label, prob):
+    f = extract(text).final
+    assert f is not None and f.label == label
+    assert f.prob == (pytest.approx(prob) if prob is not None else None)

@@ -17,7 +17,7 @@ What counts as an answer
    accepted), as a bare word or as a JSON value; its position decides whether it is final.
 3. **Plain-text answers** (``kind="text"``), only when no JSON answer and no ``LACK_CONDITION`` lies
    outside think blocks: ``"the answer is Yes"``, ``"Final answer: **no**"``, ``"Answer = 0.25"``,
-   ``"PROB: 12%"``, or a whole reply that is just ``Yes`` / ``No`` / a number. A text ``ANSWER`` and a
+   ``"PROB: 12%"``, ``\\boxed{0.25}``, or a whole reply that is just ``Yes`` / ``No`` / a number. A text ``ANSWER`` and a
    text ``PROB`` closer than 120 characters are merged into one answer. "answer" must be followed by
    ``:``/``=`` or a verb ("is", "would be", ...), so "I cannot answer no matter what" is no answer.
    Chinese answers (CaLM's CN sets) are read too: ``答案：是``, ``答案为否``, full-width colons in
@@ -85,24 +85,27 @@ _KV = re.compile(
     re.IGNORECASE,
 )
 _LACK = re.compile(r"(?<![A-Za-z0-9])LACK\\?_CONDITION(?![A-Za-z0-9])", re.IGNORECASE)
-_NUM = r"[+\-\u2212]?[ \t]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+\-]?\d+)?(?:[ \t]?%)?"
+_NUM = r"[+\-\u2212]?[ \t]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+\-]?\d+)?(?:[ \t]?\\?%)?"
 # "answer" + optional verb + (atomic) separators/decoration + value; a ":"/"=" or a verb is required
 # (checked in code, so "I cannot answer no matter what" is not an answer)
 _TEXT_ANSWER = re.compile(
     r"(?:(?<![\w])(?:final\s+)?answer(?P<verb>\s+(?:is|would\s+be|should\s+be|will\s+be)(?![\w]))?"
     r"|\u7b54\u6848(?P<cnverb>\u662f|\u4e3a)?)"  # Chinese "答案" + optional "是"/"为"
-    r"(?=(?P<sep>[\s*\"'`\u201c\u201d\u2018\u2019(\[:=\uff1a]*))(?P=sep)"
+    r"(?=(?P<sep>[\s*\"'`$\u201c\u201d\u2018\u2019(\[:=\uff1a]*))(?P=sep)"
     r"(?P<val>yes|no|\u662f|\u5426|" + _NUM + r")(?![\w]|\.\d)",
     re.IGNORECASE,
 )
 _TEXT_PROB = re.compile(
     r"(?<![\w])prob(?![\w])(?=(?P<pre>[\s*`'\"]*))(?P=pre)(?:is(?=(?P<ws>\s*))(?P=ws))?[:=\uff1a]"
-    r"(?=(?P<sep>[\s*\"'`\u201c\u201d\u2018\u2019(\[]*))(?P=sep)"
+    r"(?=(?P<sep>[\s*\"'`$\u201c\u201d\u2018\u2019(\[]*))(?P=sep)"
     r"(?P<val>" + _NUM + r")(?![\w]|\.\d)",
     re.IGNORECASE,
 )
 _WHOLE = re.compile(r"^[\s*\"'`\u201c\u201d(\[]*(?P<val>yes|no|\u662f|\u5426|" + _NUM
                     + r")[\s*\"'`\u201c\u201d)\].!]*$", re.IGNORECASE)
+# LaTeX \boxed{...} (reasoning models), optionally with \text{...} inside
+_BOXED = re.compile(r"\\boxed\s*\{\s*(?:\\text(?:bf)?\s*\{\s*)?(?P<val>yes|no|\u662f|\u5426|" + _NUM
+                    + r")\s*\}", re.IGNORECASE)
 _CN_YESNO = {"\u662f": "yes", "\u5426": "no"}
 _FENCE = re.compile(r"```[A-Za-z]*")
 _NUMBER_FULL = re.compile(
@@ -237,7 +240,7 @@ def parse_number(text: Any) -> float | None:
     if not isinstance(text, str):
         return None
     s = text.strip().strip("\"'`*\u201c\u201d\u2018\u2019\\").strip()
-    s = s.replace("\u2212", "-").replace("\u2013", "-")
+    s = s.replace("\u2212", "-").replace("\u2013", "-").replace("\\%", "%")
     s = s.lstrip("~\u2248").strip()
     s = s.rstrip(".").strip() if not s.endswith("..") else s
     if len(s) > 64:
@@ -401,6 +404,12 @@ def _text_answers(text: str) -> list[Answer]:
         has_verb = m.group("verb") is not None or m.group("cnverb") is not None
         if not has_verb and not any(c in ":=\uff1a" for c in m.group("sep")):
             continue
+        v = m.group("val")
+        lab = normalize_label(v)
+        p = parse_number(v) if lab not in ("yes", "no") else None
+        found.append(Answer(label=lab, prob=p, prob_text=v if p is not None else None, raw=m.group(0),
+                            start=m.start(), end=m.end(), kind="text", keys=("ANSWER",)))
+    for m in _BOXED.finditer(text):
         v = m.group("val")
         lab = normalize_label(v)
         p = parse_number(v) if lab not in ("yes", "no") else None
