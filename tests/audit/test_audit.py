@@ -79,7 +79,7 @@ def test_invalid_mediation_estimand_is_a_label_error():
     good = get_task("NDE").derive(p, look)
     assert members(good.adjustment) == [3]
     look_bad = SCMLookup(scm, p.ids)
-    bad = get_task("NDE").derive(p, look_bad, covariate_sets=[0])
+    bad = get_task("NDE").derive(p, look_bad, sets=[0])
     given = {t.text(p.ids): v for t, v in list(look.stated.values()) + list(look_bad.stated.values())}
     from whygym.items import Item
     item = Item(id="x", task="NDE", rung=3, prompt="", answer="", gold={"prob": bad.value},

@@ -94,7 +94,7 @@ def _calm_mediation_alternative(p: Problem, given: dict[str, float]) -> Derivati
     X, Y = p.query["treatment"], p.query["outcome"]
     sets = p.dag.minimal_backdoor_sets(1 << X, 1 << Y)
     try:
-        return get_task(p.task).derive(p, GivenLookup(given, p.ids), covariate_sets=sets)
+        return get_task(p.task).derive(p, GivenLookup(given, p.ids), sets=sets)
     except (MissingTerm, ValueError):
         return None
 

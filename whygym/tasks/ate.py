@@ -28,7 +28,10 @@ def cause_check(p: Problem, X: int, Y: int) -> tuple[str, bool]:
             f"because there is one or more directed paths from {LX} to {LY} (e.g. {eg})."), True
 
 
-def derive(p: Problem, look, exhaustive: bool = False, decimals: int = 4) -> Derivation:
+def derive(p: Problem, look, exhaustive: bool = False, decimals: int = 4,
+           sets: list[int] | None = None) -> Derivation:
+    """``sets`` replaces the valid adjustment sets (the deconfounding suite and the auditor use it
+    to evaluate the naive or another author's formula)."""
     q = p.query
     X, Y, x, y = q["treatment"], q["outcome"], q["x"], q["y"]
     xp = 1 - x
@@ -67,7 +70,9 @@ def derive(p: Problem, look, exhaustive: bool = False, decimals: int = 4) -> Der
                  "Step 4": s4, "Step 5": None, "Step 6": s6, "Step 7": s7}
         return Derivation(v, steps, label, adjustment=z, formula=s4)
 
-    return try_sets(backdoor_sets(p.dag, 1 << X, 1 << Y, exhaustive), look, with_set)
+    if sets is None:
+        sets = backdoor_sets(p.dag, 1 << X, 1 << Y, exhaustive)
+    return try_sets(sets, look, with_set)
 
 
 def question(p: Problem) -> str:

@@ -26,7 +26,7 @@ def pick_values(dag, x, y, rng):
 
 
 def derive_bound(name: str, p: Problem, look, exhaustive: bool = False, decimals: int = 4,
-                 round_do: bool = True) -> Derivation:
+                 round_do: bool = True, sets: list[int] | None = None) -> Derivation:
     """``round_do=False`` keeps ``P(y|do(x))`` unrounded (the other convention; the auditor uses it)."""
     q = p.query
     X, Y = q["treatment"], q["outcome"]
@@ -73,4 +73,6 @@ def derive_bound(name: str, p: Problem, look, exhaustive: bool = False, decimals
                   f"=max{{0, ({f(o)}-{f(d)})/{f(den)}}}\n=max{{0, {f(r)}}}\n={f(v)}")
         return Derivation(v, {"Step 1": s1, "Step 2": s2}, None, adjustment=z, formula=s2.split("\n")[0])
 
-    return try_sets(backdoor_sets(p.dag, 1 << X, 1 << Y, exhaustive), look, with_set)
+    if sets is None:
+        sets = backdoor_sets(p.dag, 1 << X, 1 << Y, exhaustive)
+    return try_sets(sets, look, with_set)

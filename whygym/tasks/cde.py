@@ -24,7 +24,10 @@ def pick_values(dag, x, y, rng):
     return {"x": rng.randint(0, 1), "y": rng.randint(0, 1), "fixed": fixed}
 
 
-def derive(p: Problem, look, exhaustive: bool = False, decimals: int = 4) -> Derivation:
+def derive(p: Problem, look, exhaustive: bool = False, decimals: int = 4,
+           sets: list[int] | None = None) -> Derivation:
+    """``sets`` replaces the valid adjustment sets (the deconfounding suite and the auditor use it
+    to evaluate the naive or another author's formula)."""
     q = p.query
     X, Y, x, y = q["treatment"], q["outcome"], q["x"], q["y"]
     fixed = dict(q["fixed"])
@@ -71,7 +74,9 @@ def derive(p: Problem, look, exhaustive: bool = False, decimals: int = 4) -> Der
                  "Step 4": s4, "Step 5": None, "Step 6": s6, "Step 7": s7}
         return Derivation(v, steps, label, adjustment=z, mediators=tmask & ~(1 << X), formula=s4)
 
-    return try_sets(backdoor_sets(p.dag, tmask, 1 << Y, exhaustive), look, with_set)
+    if sets is None:
+        sets = backdoor_sets(p.dag, tmask, 1 << Y, exhaustive)
+    return try_sets(sets, look, with_set)
 
 
 def question(p: Problem) -> str:

@@ -32,8 +32,8 @@ def indirect_path(p: Problem, X: int, Y: int) -> list[int] | None:
 
 
 def derive(p: Problem, look, exhaustive: bool = False, decimals: int = 4,
-           covariate_sets: list[int] | None = None) -> Derivation:
-    """``covariate_sets`` replaces the valid mediation covariate sets (the auditor uses it to test
+           sets: list[int] | None = None) -> Derivation:
+    """``sets`` replaces the valid mediation covariate sets (the auditor uses it to test
     whether a gold was made with another, possibly invalid, set)."""
     q = p.query
     X, Y, x, y = q["treatment"], q["outcome"], q["x"], q["y"]
@@ -82,7 +82,8 @@ def derive(p: Problem, look, exhaustive: bool = False, decimals: int = 4,
                  "Step 4": s4, "Step 5": None, "Step 6": s6, "Step 7": s7}
         return Derivation(v, steps, label, adjustment=w, mediators=med, formula=s4)
 
-    sets = mediation_sets(p.dag, X, Y, exhaustive) if covariate_sets is None else covariate_sets
+    if sets is None:
+        sets = mediation_sets(p.dag, X, Y, exhaustive)
     return try_sets(sets, look, with_set)
 
 

@@ -9,8 +9,9 @@ from whygym.tasks.core import Problem
 from whygym.tasks.spec import TaskSpec, register
 
 
-def derive(p: Problem, look, exhaustive: bool = False, decimals: int = 4, round_do: bool = True):
-    return derive_bound("PS", p, look, exhaustive, decimals, round_do)
+def derive(p: Problem, look, exhaustive: bool = False, decimals: int = 4, round_do: bool = True,
+           sets: list[int] | None = None):
+    return derive_bound("PS", p, look, exhaustive, decimals, round_do, sets)
 
 
 def question(p: Problem) -> str:
