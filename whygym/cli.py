@@ -18,7 +18,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
 _SUBCOMMAND_MODULES = [
-    "whygym.tasks.cli",        # generate
+    "whygym.tasks.cli",        # generate, dedup
     "whygym.benchmarks.cli",   # audit
     "whygym.eval.cli",         # eval
     "whygym.demo",             # demo
@@ -44,6 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
                 continue
             raise
         mod.register(sub)
+        if hasattr(mod, "register_dedup"):
+            mod.register_dedup(sub)
     return p
 
 

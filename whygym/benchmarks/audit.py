@@ -75,12 +75,22 @@ def problem_from_item(item: Item) -> Problem:
     return Problem(item.task, dag, names, [("0", "1")] * len(ids), query, ids=ids)
 
 
-def _solve(p: Problem, given: dict[str, float]) -> tuple[Derivation | None, str]:
+def stated_decimals(item: Item) -> int:
+    """The precision of the item's stated numbers (rounded intermediates use it): the generator's
+    setting when recorded, else the most decimals any stated number shows (at least 4)."""
+    cfg = item.meta.get("config")
+    if isinstance(cfg, dict) and isinstance(cfg.get("decimals"), int):
+        return cfg["decimals"]
+    shown = [len(repr(float(v)).split(".")[1]) for v in item.given.values() if "." in repr(float(v))]
+    return max([4] + [d for d in shown if d <= 8])
+
+
+def _solve(p: Problem, given: dict[str, float], decimals: int = 4) -> tuple[Derivation | None, str]:
     """Derive from the stated numbers; (None, reason) when they do not determine the answer."""
     spec = get_task(p.task)
     for exhaustive in (False, True):  # the first minimal set usually suffices; else try every valid set
         try:
-            return spec.derive(p, GivenLookup(given, p.ids), exhaustive=exhaustive), ""
+            return spec.derive(p, GivenLookup(given, p.ids), exhaustive=exhaustive, decimals=decimals), ""
         except MissingTerm as e:
             reason = str(e)
     return None, reason
@@ -169,7 +179,7 @@ def audit_item(item: Item, structure_from: Item | None = None) -> AuditResult:
         res.category = "solver gap"
         res.note = str(e)
         return res
-    d, why = _solve(p, given)
+    d, why = _solve(p, given, stated_decimals(src))
     if d is None:
         res.solved = LACK
         res.steps = {}

@@ -44,7 +44,10 @@ def register(sub) -> None:
                    help="share of questions whose answer is a structural 0 (default 1/3)")
     p.add_argument("--bound", default="random", choices=["upper", "lower", "random"], help="PN/PS bound asked for")
     p.add_argument("--decimals", type=int, default=4, help="decimals of the stated probabilities (default 4)")
-    p.add_argument("--suite", default=None, help=argparse.SUPPRESS)  # test suites arrive with the suites issue
+    p.add_argument("--suite", default=None, metavar="NAME",
+                   help="generate a test suite instead of the basic tasks: rephrased, omitted, deconfounding, "
+                        "redundant, insufficient, shift, noisy (graph/name options then come from the suite; "
+                        "a manifest is written beside the output)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -55,9 +58,6 @@ def run(args) -> int:
     from whygym.cli import UserError
     from whygym.tasks import GenConfig, generate, get_task
 
-    if args.suite:
-        raise UserError(f"--suite {args.suite}: test suites are not available yet; generate the basic tasks "
-                        "without --suite")
     if args.n < 1:
         raise UserError(f"--n must be at least 1 (got {args.n})")
     tasks = [t for t in (s.strip() for s in args.tasks.split(",")) if t]
@@ -69,8 +69,19 @@ def run(args) -> int:
         raise UserError(str(e).strip('"')) from None
     out = Path(args.out)
     t0 = time.perf_counter()
-    items = list(tqdm(generate(tasks, args.n, args.seed, cfg), total=args.n * len(tasks), unit="item",
-                      desc="generate", disable=args.quiet, file=sys.stderr))
+    if args.suite:
+        from whygym.tasks.suites import SUITES, iter_suite, suite_manifest
+
+        if args.suite not in SUITES:
+            import difflib
+            near = difflib.get_close_matches(args.suite, list(SUITES), n=1)
+            raise UserError(f"--suite {args.suite}: unknown suite" + (f"; did you mean {near[0]}?" if near else "")
+                            + f" Known suites: {', '.join(SUITES)}")
+        source = iter_suite(SUITES[args.suite], args.n, args.seed, tasks)
+    else:
+        source = generate(tasks, args.n, args.seed, cfg)
+    items = list(tqdm(source, total=args.n * len(tasks), unit="item", desc=args.suite or "generate",
+                      disable=args.quiet, file=sys.stderr))
     if out.suffix == ".jsonl":
         write_jsonl(items, out)
     elif out.suffix == ".parquet":
@@ -79,9 +90,51 @@ def run(args) -> int:
         to_hf_dataset(items).save_to_disk(str(out))
     else:
         raise UserError(f"--out {out}: unknown format {out.suffix!r}; use .jsonl, .parquet or a folder name")
+    if args.suite:
+        import json
+
+        from whygym.items import atomic_write_text
+
+        manifest = suite_manifest(args.suite, args.n, args.seed, tasks, items)
+        mpath = out.with_name(out.name + ".manifest.json") if out.suffix else out / "manifest.json"
+        atomic_write_text(mpath, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     dt = time.perf_counter() - t0
     per_task = collections.Counter(it.task for it in items)
     zeros = sum(1 for it in items if it.meta.get("structural_zero"))
     print(f"wrote {len(items)} items ({', '.join(f'{k} {v}' for k, v in per_task.items())}; "
           f"{zeros} structural zeros) to {out} in {dt:.1f}s, seed {args.seed}")
+    return 0
+
+
+def register_dedup(sub) -> None:
+    p = sub.add_parser("dedup", help="report test items whose graph and question appear in a training set",
+                       description="Contamination check: items of TEST whose task, graph and question (variable "
+                                   "names normalised away) also occur in TRAIN.")
+    p.add_argument("train", metavar="TRAIN", help="training set: a file or registered benchmark name")
+    p.add_argument("test", metavar="TEST", help="test set: a file or registered benchmark name")
+    p.add_argument("--out", default=None, help="write the overlapping test ids to this JSONL file")
+    p.set_defaults(func=run_dedup)
+
+
+def run_dedup(args) -> int:
+    import json
+
+    from whygym.benchmarks import load_benchmark
+    from whygym.cli import UserError
+    from whygym.items import atomic_write_text
+    from whygym.tasks.dedup import find_overlap, structure_key
+
+    try:
+        train, test = load_benchmark(args.train), load_benchmark(args.test)
+    except (KeyError, FileNotFoundError, ValueError) as e:
+        raise UserError(str(e)) from None
+    overlap = find_overlap(train, test)
+    keyed = sum(structure_key(it) is not None for it in test)
+    for it, twin in overlap[:20]:
+        print(f"  {it.id} [{it.task}] same graph and question as training item {twin}")
+    if len(overlap) > 20:
+        print(f"  ... {len(overlap) - 20} more")
+    if args.out:
+        atomic_write_text(args.out, "".join(json.dumps({"test_id": it.id, "train_id": t}) + "\n" for it, t in overlap))
+    print(f"overlap: {len(overlap)}/{len(test)} test items ({keyed} had a parsed structure) appear in {args.train}")
     return 0

@@ -13,7 +13,7 @@ import json
 import random as _random
 from functools import lru_cache
 from dataclasses import asdict, dataclass
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 from whygym import __version__
 from whygym.items import Item
@@ -25,7 +25,8 @@ from whygym.tasks.core import (ANSWER_FORMAT_PROB, ANSWER_FORMAT_YESNO, Derivati
 from whygym.tasks.spec import TASKS, TaskSpec, get_task
 from whygym.tasks.vocab import NAME_MODES, assign_names
 
-__all__ = ["GenConfig", "GENERATOR_VERSION", "generate", "generate_item", "render_item", "sample_item", "DEFAULT_TASKS"]
+__all__ = ["GenConfig", "GENERATOR_VERSION", "generate", "generate_item", "render_item", "sample_item", "draw_problem", "Draw", "Text",
+           "basic_text", "item_rng", "DEFAULT_TASKS"]
 
 GENERATOR_VERSION = f"whygym-gen/{__version__}"
 DEFAULT_TASKS = ("ATE", "CDE", "ETT", "NDE", "NIE", "PN", "PS")
@@ -104,23 +105,47 @@ def term_sentence(p: Problem, t: Term, value: float, decimals: int) -> str:
     return f"The probability of {_being(p, t.event)} is {val}."
 
 
+@dataclass
+class Text:
+    """The parts of a prompt; a suite may replace any of them (``instruction=None`` omits the line)."""
+
+    given_info: str
+    data_info: str
+    instruction: str | None
+    question: str
+    fmt: str
+    suffix: str = ""
+
+    def prompt(self) -> str:
+        ins = f"Instruction: {self.instruction}\n" if self.instruction is not None else ""
+        return (f"Input Info: {self.given_info}\n{self.data_info}\n{ins}Question: {self.question}\n{self.fmt}"
+                + self.suffix)
+
+
+def basic_text(p: Problem, spec: TaskSpec, stated: Sequence[tuple[Term, float]], decimals: int) -> Text:
+    """CaLM's basic prompt (byte-compatible with CauGym's ``base_dataset.json``)."""
+    return Text(given_info=GIVEN_INFO_PREFIX + graph_sentences(p),
+                data_info="".join(term_sentence(p, t, v, decimals) + " " for t, v in stated),
+                instruction=spec.instruction(p), question=spec.question(p),
+                fmt=ANSWER_FORMAT_YESNO if spec.yesno else ANSWER_FORMAT_PROB)
+
+
 def render_item(p: Problem, spec: TaskSpec, d: Derivation, stated: Sequence[tuple[Term, float]],
-                used: Sequence[tuple[Term, float]], decimals: int, meta: dict) -> Item:
-    """Assemble the item: prompt in the CaLM basic format, canonical answer, gold, reason, structure."""
-    given_info = GIVEN_INFO_PREFIX + graph_sentences(p)
-    data_info = "".join(term_sentence(p, t, v, decimals) + " " for t, v in stated)
-    data_info_math = "".join(f"{t.text(p.ids)}={fmt4(v, decimals)}; " for t, v in stated)
-    instruction = spec.instruction(p)
-    question = spec.question(p)
-    fmt = ANSWER_FORMAT_YESNO if spec.yesno else ANSWER_FORMAT_PROB
-    prompt = f"Input Info: {given_info}\n{data_info}\nInstruction: {instruction}\nQuestion: {question}\n{fmt}"
+                used: Sequence[tuple[Term, float]], decimals: int, meta: dict, text: Text | None = None,
+                gold: dict | None = None) -> Item:
+    """Assemble the item: prompt (CaLM basic format unless ``text`` is given), canonical answer, gold,
+    reason, structure. ``gold`` overrides the derived gold (e.g. ``LACK_CONDITION``)."""
+    text = text or basic_text(p, spec, stated, decimals)
+    prompt = text.prompt()
     prob_txt = fmt4(d.value, decimals)
-    if spec.yesno:
-        answer = json.dumps({"ANSWER": "Yes" if d.label == "yes" else "No", "PROB": prob_txt})
-        gold = {"prob": d.value, "label": d.label}
+    if gold is not None and gold.get("label") == "LACK_CONDITION":
+        answer = "LACK_CONDITION"
+    elif spec.yesno:
+        gold = gold or {"prob": d.value, "label": d.label}
+        answer = json.dumps({"ANSWER": "Yes" if gold["label"] == "yes" else "No", "PROB": prob_txt})
     else:
+        gold = gold or {"prob": d.value}
         answer = json.dumps({"PROB": prob_txt})
-        gold = {"prob": d.value}
     steps = dict(d.steps)
     if "Step 5" in steps and steps["Step 5"] is None:
         steps["Step 5"] = "\t".join(f"{t.text(p.ids)}={fmt4(v, decimals)}" for t, v in used)
@@ -131,8 +156,9 @@ def render_item(p: Problem, spec: TaskSpec, d: Derivation, stated: Sequence[tupl
                  f"{', '.join(f'{p.L(u)}->{p.L(v)}' for u, v in p.dag.edges)}.",
         "real_world_meaning": "The real world meaning of each node is defined as follows: "
                               + join_and([f"{p.L(i)} represents {p.names[i]}" for i in range(n)]) + ". ",
-        "given_info": given_info, "data_info": data_info, "data_info_math": data_info_math,
-        "Instruction": instruction, "Question": question,
+        "given_info": text.given_info, "data_info": text.data_info,
+        "data_info_math": "".join(f"{t.text(p.ids)}={fmt4(v, decimals)}; " for t, v in stated),
+        "Instruction": text.instruction, "Question": text.question,
     }
     meta["structural_zero"] = d.structural_zero
     meta["adjustment_set"] = [p.L(i) for i in range(n) if d.adjustment >> i & 1]
@@ -178,15 +204,50 @@ def sample_item(task: str, seed: int, index: int, config: GenConfig = GenConfig(
                 max_tries: int = 200) -> tuple[Item, BinarySCM, Problem]:
     """Like :func:`generate_item`, also returning the SCM and the problem (for tests and suites)."""
     spec = get_task(task)
-    rng = _random.Random(f"{GENERATOR_VERSION}|{seed}|{spec.name}|{index}")
+    rng = item_rng(spec, seed, index)
+    draw = draw_problem(spec, rng, config, max_tries)
+    stated = list(draw.look.stated.values())
+    if config.shuffle_given:
+        rng.shuffle(stated)
+    item = render_item(draw.problem, spec, draw.derivation, stated, draw.look.used, config.decimals,
+                       draw.meta(seed, index, config))
+    return item, draw.scm, draw.problem
+
+
+def item_rng(spec: TaskSpec, seed: int, index: int, salt: str = "") -> _random.Random:
+    return _random.Random(f"{GENERATOR_VERSION}|{seed}|{spec.name}|{index}{salt}")
+
+
+@dataclass
+class Draw:
+    """One accepted draw: the SCM, the problem, the generator's look-up (its ``stated`` numbers) and
+    the derivation."""
+
+    scm: BinarySCM
+    problem: Problem
+    look: SCMLookup
+    derivation: Derivation
+    mode: str
+    story: str
+    attempt: int
+
+    def meta(self, seed: int, index: int, config: GenConfig) -> dict:
+        return {"generator": GENERATOR_VERSION, "seed": seed, "index": index, "attempt": self.attempt,
+                "mode": self.mode.upper(), "story": self.story, "n_nodes": self.problem.dag.n,
+                "density": config.density, "config": _config_dict(config)}
+
+
+def draw_problem(spec: TaskSpec, rng: _random.Random, config: GenConfig, max_tries: int = 200,
+                 accept: Callable[[Draw], bool] | None = None, want_path: bool | None = None) -> Draw:
+    """Draw SCMs and questions until one passes the checks (and ``accept``, if given)."""
     lo, hi = config.nodes
     for attempt in range(max_tries):
         n = rng.randint(lo, hi)
         mode = rng.choice(("fake", "real", "random")) if config.names == "mix" else config.names
         dag = random_dag(n, config.density, rng)
-        want_path = not (spec.allows_no_path and rng.random() < config.no_path_rate)
+        path = want_path if want_path is not None else not (spec.allows_no_path and rng.random() < config.no_path_rate)
         pairs = [(x, y) for x in range(n) for y in range(n)
-                 if _eligible(spec, dag, x, y) and spec.has_path(dag, x, y) == want_path]
+                 if _eligible(spec, dag, x, y) and spec.has_path(dag, x, y) == path]
         if not pairs:
             continue
         x, y = rng.choice(pairs)
@@ -207,13 +268,10 @@ def sample_item(task: str, seed: int, index: int, config: GenConfig = GenConfig(
             continue
         if len(look.stated) > config.max_given or _is_tie(d.value, config.decimals):
             continue
-        stated = list(look.stated.values())
-        if config.shuffle_given:
-            rng.shuffle(stated)
-        meta = {"generator": GENERATOR_VERSION, "seed": seed, "index": index, "attempt": attempt,
-                "mode": mode.upper(), "story": story, "n_nodes": n, "density": config.density,
-                "config": _config_dict(config)}
-        return render_item(p, spec, d, stated, look.used, config.decimals, meta), scm, p
+        draw = Draw(scm, p, look, d, mode, story, attempt)
+        if accept is not None and not accept(draw):
+            continue
+        return draw
     raise RuntimeError(f"could not generate a {spec.name} item in {max_tries} tries with {config}; "
                        "widen --nodes or raise --density")
 
