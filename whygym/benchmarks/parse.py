@@ -163,7 +163,15 @@ _WORLD_PREFIX = re.compile(r"^.*?(?:causal relationships|influencing factors|add
 
 
 def _strip_world_prefix(text: str) -> str:
-    return _WORLD_PREFIX.sub("", text, count=1)
+    """Drop the "Imagine a self-contained, hypothetical world ...:" preamble (anything before the first
+    colon that states no edge)."""
+    out = _WORLD_PREFIX.sub("", text, count=1)
+    if out != text:
+        return out
+    m = re.match(r"^([^:：]*)[:：]\s*", text)
+    if m and not re.search(r"direct|直接", m[1]):
+        return text[m.end():]
+    return text
 
 
 def _name_alternation(names) -> str:
