@@ -295,9 +295,9 @@ def sign_conclusion(name: str, v: float, decimals: int, positive_means_yes: bool
     """CaLM's last step: ``ATE=0.1234>0 so the answer is Yes.``; a value that rounds to zero is
     ``~=0`` and answers No."""
     s = fmt4(v, decimals)
-    if float(s) == 0.0:
+    if float(fmt4(v, 4)) == 0.0:  # the answer is asked to four decimals
         return f"{name}={s}~=0 so the answer is No.", "no"
-    if float(s) > 0:
+    if v > 0:
         yes = positive_means_yes
         return f"{name}={s}>0 so the answer is {'Yes' if yes else 'No'}.", "yes" if yes else "no"
     yes = not positive_means_yes

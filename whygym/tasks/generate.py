@@ -137,7 +137,7 @@ def render_item(p: Problem, spec: TaskSpec, d: Derivation, stated: Sequence[tupl
     reason, structure. ``gold`` overrides the derived gold (e.g. ``LACK_CONDITION``)."""
     text = text or basic_text(p, spec, stated, decimals)
     prompt = text.prompt()
-    prob_txt = fmt4(d.value, decimals)
+    prob_txt = fmt4(d.value, 4)  # the prompt asks for four decimal places whatever the stated precision
     if gold is not None and gold.get("label") == "LACK_CONDITION":
         answer = "LACK_CONDITION"
     elif spec.yesno:
@@ -266,7 +266,7 @@ def draw_problem(spec: TaskSpec, rng: _random.Random, config: GenConfig, max_tri
             d = spec.derive(p, look, exhaustive=False, decimals=config.decimals)
         except ZeroDivisionError:
             continue
-        if len(look.stated) > config.max_given or _is_tie(d.value, config.decimals):
+        if len(look.stated) > config.max_given or _is_tie(d.value, 4):
             continue
         draw = Draw(scm, p, look, d, mode, story, attempt)
         if accept is not None and not accept(draw):
