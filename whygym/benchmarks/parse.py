@@ -30,6 +30,7 @@ which loaders store in ``item.meta["parse_error"]``.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -200,6 +201,9 @@ def _split_en_sentences(body: str) -> list[str]:
     return out
 
 
+_DIRECT_EN_RX = re.compile(rf" {_DIRECT_EN} ")
+
+
 def _split_outside_parens(text: str) -> list[str]:
     """Split a list of names on ", ", " and ", "、", "和", "以及", but not inside parentheses."""
     out, depth, last = [], 0, 0
@@ -224,15 +228,27 @@ def parse_prose_graph(given_info: str, lang: str = "en", known_names: list[str] 
     Names are compared case-insensitively; each keeps the spelling of its first non-initial use.
     """
     body = _strip_world_prefix(given_info)
+    # With known names the subject is matched as a whole name first (a name may contain "对" or "and").
+    known_l = {n.lower() for n in (known_names or [])}
+    sents = []
     if lang == "en":
         # Sentences end with "." followed by a capital or the end ("e.g. lightning" stays inside a name).
-        sents = []
-        for sent in _split_en_sentences(body):
-            m = re.fullmatch(rf"\s*(.+?) {_DIRECT_EN} (.+?)\s*", sent, re.S)
-            if m:
-                sents.append((m[1], m[2]))
+        pieces = [(sent, [(m.start(), m.end()) for m in _DIRECT_EN_RX.finditer(sent)])
+                  for sent in _split_en_sentences(body)]
     else:
-        sents = re.findall(r"([^。]+?)对([^。]+?)(?:也)?有直接影响", body)
+        pieces = []
+        for sent in body.split("。"):
+            m = re.fullmatch(r"(.+?)\s*也?有直接影响\s*", sent, re.S)
+            if m:
+                pieces.append((m[1], [(i, i + 1) for i, ch in enumerate(m[1]) if ch == "对"]))
+    for sent, cuts in pieces:
+        if not cuts:
+            continue
+        # With known names, cut where the subject is a whole name (a name may contain "对" or "and").
+        a, b = next(((a, b) for a, b in cuts if sent[:a].strip().lower() in known_l), cuts[0])
+        subj, obj = sent[:a].strip(), sent[b:].strip()
+        if subj and obj:
+            sents.append((subj, obj))
     if not sents:
         return None
     order: list[str] = []
@@ -476,9 +492,21 @@ def _question_templates(task: str, lang: str, alt: str) -> list[str]:
     }.get("PN" if task == "PS" else task, [])
 
 
+@functools.lru_cache(maxsize=None)
+def _generic_templates(task: str, lang: str) -> list[re.Pattern]:
+    # Names as lazy wildcards, resolved against the item's names afterwards: one compiled pattern per task
+    # and language instead of one per item (compiling per-item name alternations dominated load time).
+    return [re.compile(t, re.I | re.S) for t in _question_templates(task, lang, ".+?")]
+
+
+def _resolve(name2id: dict[str, str], name: str) -> str | None:
+    n = name.strip().lower()
+    return name2id.get(n) or name2id.get("the " + n)
+
+
 def _instruction_to(instruction: str, alt: str, lang: str) -> tuple[str, str] | None:
     if lang == "cn":
-        m = re.search(rf"考虑(?P<T>{alt})作用于(?P<O>{alt})的", instruction)
+        m = re.search(rf"考虑(?P<T>{alt})作用于(?P<O>{alt})的", instruction, re.I)
     else:
         m = re.search(rf"\bof (?:the )?(?P<T>{alt}) on (?:the )?(?P<O>{alt})\.?\s*$", instruction, re.I)
     return (m["T"], m["O"]) if m else None
@@ -487,22 +515,34 @@ def _instruction_to(instruction: str, alt: str, lang: str) -> tuple[str, str] | 
 def parse_question(task: str, question: str, instruction: str, name2id: dict[str, str], values: _Values,
                    lang: str = "en") -> tuple[dict[str, Any], list[str]]:
     """The query dict for one of the seven tasks from its question (and instruction, as a cross-check)."""
-    alt = _name_alternation(name2id_names(name2id))
     problems: list[str] = []
     q = question.strip()
     m = None
-    for t in _question_templates(task, lang, alt):
-        m = re.fullmatch(t, q, re.I | re.S)
-        if m:
+    for t in _generic_templates(task, lang):
+        m = t.fullmatch(q)
+        if m and _resolve(name2id, m["T"]) and _resolve(name2id, m["O"]):
             break
+        m = None
+    alt = _name_alternation(name2id_names(name2id))
+    if m is None:  # names that the wildcards split wrongly: match the item's names as a whole
+        for t in _question_templates(task, lang, alt):
+            m = re.fullmatch(t, q, re.I | re.S)
+            if m:
+                break
     if not m:
         return {}, [f"question does not match the {task} phrasing: {q!r}"]
     gd = m.groupdict()
-    tid, oid = name2id.get(gd["T"].lower()), name2id.get(gd["O"].lower())
+    tid, oid = _resolve(name2id, gd["T"]), _resolve(name2id, gd["O"])
     query: dict[str, Any] = {"treatment": tid, "outcome": oid}
     if instruction:
-        to = _instruction_to(instruction, alt, lang)
-        if to and (name2id.get(to[0].lower()), name2id.get(to[1].lower())) != (tid, oid):
+        to = None
+        gi = re.search(r"考虑(?P<T>.+?)作用于(?P<O>.+?)的" if lang == "cn" else
+                       r"\bof (?:the )?(?P<T>.+?) on (?:the )?(?P<O>.+?)\.?\s*$", instruction, re.I)
+        if gi and _resolve(name2id, gi["T"]) and _resolve(name2id, gi["O"]):
+            to = (gi["T"], gi["O"])
+        elif alt:
+            to = _instruction_to(instruction, alt, lang)
+        if to and (_resolve(name2id, to[0]), _resolve(name2id, to[1])) != (tid, oid):
             problems.append(f"instruction names {to} but question treatment/outcome is {(gd['T'], gd['O'])}")
 
     def val(var, key):
