@@ -246,3 +246,32 @@ def test_random_scm_generator_matches_pgmpy():
         np.testing.assert_allclose(scm.joint(), pg_table(model, list(range(scm.n))), atol=TOL, rtol=0)
         x, y = 0, scm.n - 1
         assert abs(p_do(scm, y, 1, {x: 1}) - pg_prob(pgmpy_do(model, {x: 1}), {y: 1})) < TOL
+
+
+def test_constructor_validation():
+    g = DAG(2, [(0, 1)])
+    with pytest.raises(ValueError):
+        BinarySCM(g, [np.array([0.5]), np.array([0.5])])            # node 1 needs 2 entries
+    with pytest.raises(ValueError):
+        BinarySCM(g, [np.array([0.5])])                              # one CPT per node
+    with pytest.raises(ValueError):
+        BinarySCM(g, [np.array([1.5]), np.array([0.5, 0.5])])       # outside [0, 1]
+    with pytest.raises(ValueError):
+        BinarySCM(g, [np.array([0.5]), np.array([0.5, 0.5])], coupling="gaussian")
+
+
+@SETTINGS
+@given(st.integers(0, 2**32 - 1))
+def test_restrict_to_ancestral_set_keeps_marginals(seed):
+    rng, n, edges, cpts, scm = _random_model(seed)
+    model = pgmpy_model(n, edges, cpts)
+    y = rng.randrange(n)
+    keep = scm.dag.ancestors(1 << y)
+    sub, pos = scm.restrict(keep)
+    kept = members(keep)
+    assert sorted(pos) == kept and sorted(pos.values()) == list(range(len(kept)))
+    np.testing.assert_allclose(sub.joint(), pg_table(model, kept), atol=TOL, rtol=0)
+    parents_of_y = [q for q in range(n) if (q, y) in set(edges)]
+    if parents_of_y:  # a set missing a parent of y is not ancestral
+        with pytest.raises(ValueError):
+            scm.restrict(1 << y)

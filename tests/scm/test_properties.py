@@ -171,3 +171,16 @@ def test_ett_equals_calm_estimand_with_backdoor_set(seed, coupling):
             for xv in (0, 1):  # no causal path: no effect on the treated
                 assert abs(effect_of_treatment_on_treated(scm, x, y, x_value=xv)) < 1e-12
 
+
+
+@SETTINGS
+@given(seeds)
+def test_identified_effects_do_not_depend_on_coupling(seed):
+    """ETT, NDE and NIE are identified in a Markovian model: both couplings give the same value.
+    (PN and PS are not: the two-node closed forms in test_counterfactual.py differ.)"""
+    rng, n, edges, cpts, a = _model(seed, "comonotone")
+    b = BinarySCM(DAG(n, edges), cpts, "independent")
+    for x, y in itertools.permutations(range(n), 2):
+        for xv in (0, 1):
+            for f in (effect_of_treatment_on_treated, natural_direct_effect, natural_indirect_effect):
+                assert abs(f(a, x, y, x_value=xv) - f(b, x, y, x_value=xv)) < 1e-12
