@@ -22,6 +22,7 @@ _SUBCOMMAND_MODULES = [
     "whygym.benchmarks.cli",   # audit
     "whygym.eval.cli",         # eval
     "whygym.demo",             # demo
+    "whygym.attribution.cli",  # attribute
 ]
 
 
