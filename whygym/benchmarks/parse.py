@@ -220,11 +220,13 @@ def _split_outside_parens(text: str) -> list[str]:
     return out
 
 
-def parse_prose_graph(given_info: str, lang: str = "en", known_names: list[str] | None = None
-                      ) -> tuple[list[str], list[tuple[str, str]]] | None:
+def parse_prose_graph(given_info: str, lang: str = "en", known_names: list[str] | None = None,
+                      context: str = "") -> tuple[list[str], list[tuple[str, str]]] | None:
     """Names (in order of first appearance) and named edges from "X has a direct effect on Y." prose.
 
-    Objects may be listed ("X has a direct effect on Y and Z."). Returns ``None`` when no such sentence.
+    Objects may be listed ("X has a direct effect on Y and Z."). A listed object is kept whole when it is
+    a known name, or (no known names) when the whole phrase occurs in ``context`` (the rest of the prompt),
+    so "salt and pepper level" stays one name. Returns ``None`` when no such sentence.
     Names are compared case-insensitively; each keeps the spelling of its first non-initial use.
     """
     body = _strip_world_prefix(given_info)
@@ -270,7 +272,9 @@ def parse_prose_graph(given_info: str, lang: str = "en", known_names: list[str] 
     for subj, objs in sents:
         s = see(subj, True)
         objs = objs.strip()
-        if known and objs.lower() in known:
+        ctx = context.lower()
+        if (known and objs.lower() in known) or (not known and ctx and objs.lower() in ctx
+                                                 and len(_split_outside_parens(objs)) > 1):
             parts = [objs]
         else:
             parts = [p for p in _split_outside_parens(objs) if p.strip()]
@@ -772,7 +776,8 @@ def parse_prompt(prompt: str, task: str, lang: str = "en", reason: dict[str, str
     parts = split_calm_prompt(prompt)
     problems: list[str] = []
     info: dict[str, Any] = {}
-    pg = parse_prose_graph(parts["given_info"], lang)
+    pg = parse_prose_graph(parts["given_info"], lang,
+                           context="\n".join((parts["data_info"], parts["instruction"], parts["question"])))
     if not pg:
         return {}, {}, {}, [f"no 'has a direct effect on' sentences in {parts['given_info'][:120]!r}"], info
     names, named_edges = pg
