@@ -50,3 +50,12 @@ def test_unknown_format(tmp_path):
     f.write_text(json.dumps([{"foo": 1}]), encoding="utf-8")
     with pytest.raises(ValueError, match=r"x\.json: first record has keys \['foo'\]"):
         load_benchmark(f)
+
+
+def test_items_roundtrip_through_jsonl(root, tmp_path):
+    from whygym.items import read_jsonl
+
+    items = (load_benchmark("calm-lite", limit=400) + load_benchmark("calm-lite:probability-cn", limit=50)
+             + load_benchmark("caugym:insufficient", limit=50) + load_benchmark("cladder-sample"))
+    write_jsonl(items, tmp_path / "all.jsonl")
+    assert list(read_jsonl(tmp_path / "all.jsonl")) == items

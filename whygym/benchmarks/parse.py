@@ -527,7 +527,7 @@ def parse_question(task: str, question: str, instruction: str, name2id: dict[str
         if m and _resolve(name2id, m["T"]) and _resolve(name2id, m["O"]):
             break
         m = None
-    alt = _name_alternation(name2id_names(name2id))
+    alt = _name_alternation(list(name2id))
     if m is None:  # names that the wildcards split wrongly: match the item's names as a whole
         for t in _question_templates(task, lang, alt):
             m = re.fullmatch(t, q, re.I | re.S)
@@ -577,15 +577,6 @@ def parse_question(task: str, question: str, instruction: str, name2id: dict[str
                 fixed[var] = v
             query["fixed"] = fixed
     return query, problems
-
-
-def name2id_names(name2id: dict[str, str]) -> list[str]:
-    return list(name2id)
-
-
-def _learn_question_words(task, question, instruction, name2id, values, lang):
-    """Nothing to learn from the question itself; kept as a hook for phrasings that state values inline."""
-    return None
 
 
 def _finish(graph, query, given, problems, values, info):
