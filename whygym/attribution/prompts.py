@@ -254,10 +254,10 @@ def prompt_attribution(items: Sequence[Item], design: Design, backend: Any, *, o
                        cache_path: str | Path | None = None, max_new_tokens: int = 64, batch_size: int = 8,
                        use_harness: bool = True, loglik: bool = True, n_boot: int = 2000, seed: int = 0,
                        progress: bool = True, meta: dict[str, Any] | None = None,
-                       plot: bool = True) -> dict[str, Any]:
+                       plot: bool = True, write: bool = True) -> dict[str, Any]:
     """Run the factorial on ``items`` and write ``attribution.json`` (atomically) and PNG plots to ``out_dir``.
 
-    Returns the document written. Scores are computed for every metric in :data:`METRICS` (``label`` only
+    Returns the document (written only when ``write``; the CLI merges it with other sections itself). Scores are computed for every metric in :data:`METRICS` (``label`` only
     over items whose task has a yes/no label; ``loglik`` only when ``loglik``).
     """
     out = Path(out_dir)
@@ -304,13 +304,28 @@ def prompt_attribution(items: Sequence[Item], design: Design, backend: Any, *, o
         "results": results,
         "per_item": per_item,
     }
-    atomic_write_text(out / "attribution.json", json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     if plot:
         from whygym.attribution.plot import plot_prompt_attribution
 
         doc["plots"] = plot_prompt_attribution(doc, out)
-        atomic_write_text(out / "attribution.json", json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
+    if write:
+        atomic_write_text(out / "attribution.json", json.dumps(_json_safe(doc), indent=2, ensure_ascii=False) + "\n")
     return doc
+
+
+def _json_safe(o: Any) -> Any:
+    """Non-finite floats -> None (strict JSON), numpy values -> Python."""
+    import math
+
+    if isinstance(o, dict):
+        return {str(k): _json_safe(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_json_safe(v) for v in o]
+    if hasattr(o, "tolist"):
+        return _json_safe(o.tolist())
+    if isinstance(o, float) and not math.isfinite(o):
+        return None
+    return o
 
 
 def load_attribution(path: str | Path) -> dict[str, Any]:
