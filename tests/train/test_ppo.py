@@ -1,0 +1,254 @@
+"""PPO (whygym.train.ppo): GAE, losses and whitening against hand computations; a toy task that PPO
+learns; and train_ppo end to end with the rule-based reward, checkpoints and resume. CPU, offline."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from whygym.train.ppo import (AdaptiveKLController, PPOConfig, compute_gae, compute_gae_reference,
+                              masked_mean, masked_whiten, ppo_policy_loss, token_rewards, train_ppo,
+                              value_loss)
+
+
+# ----------------------------------------------------------------------------------------------
+# unit tests
+
+def test_gae_hand_computed_three_steps():
+    # gamma = 0.9, lam = 0.8, r = (0, 0, 1), V = (0.5, 0.6, 0.7), V_3 = 0
+    # delta_2 = 1 - 0.7 = 0.3;  delta_1 = 0 + 0.9*0.7 - 0.6 = 0.03;  delta_0 = 0 + 0.9*0.6 - 0.5 = 0.04
+    # A_2 = 0.3;  A_1 = 0.03 + 0.72*0.3 = 0.246;  A_0 = 0.04 + 0.72*0.246 = 0.21712
+    r = torch.tensor([[0.0, 0.0, 1.0, 0.0]])
+    v = torch.tensor([[0.5, 0.6, 0.7, 9.0]])  # the last position is padding: ignored
+    m = torch.tensor([[1.0, 1.0, 1.0, 0.0]])
+    adv, ret = compute_gae(r, v, m, gamma=0.9, lam=0.8)
+    assert adv[0].tolist() == pytest.approx([0.21712, 0.246, 0.3, 0.0], abs=1e-6)
+    assert ret[0].tolist() == pytest.approx([0.71712, 0.846, 1.0, 0.0], abs=1e-6)
+
+
+def test_gae_matches_slow_reference_on_random_padded_batches():
+    g = torch.Generator().manual_seed(0)
+    for gamma, lam in [(1.0, 0.95), (0.99, 1.0), (0.9, 0.0), (0.5, 0.7)]:
+        B, T = 5, 9
+        r = torch.randn(B, T, generator=g, dtype=torch.float64)
+        v = torch.randn(B, T, generator=g, dtype=torch.float64)
+        lens = [9, 1, 4, 7, 2]
+        m = torch.zeros(B, T, dtype=torch.float64)
+        for i, n in enumerate(lens):
+            m[i, :n] = 1
+        adv, ret = compute_gae(r, v, m, gamma, lam)
+        for i, n in enumerate(lens):
+            a_ref, g_ref = compute_gae_reference(r[i, :n].tolist(), v[i, :n].tolist(), gamma, lam)
+            np.testing.assert_allclose(adv[i, :n].numpy(), a_ref, atol=1e-10)
+            np.testing.assert_allclose(ret[i, :n].numpy(), g_ref, atol=1e-10)
+            assert adv[i, n:].abs().sum() == 0 and ret[i, n:].abs().sum() == 0
+
+
+def test_clipped_policy_loss_hand_values():
+    eps = 0.2
+    old = torch.zeros(1, 1)
+
+    def loss(ratio, a):
+        lp = torch.log(torch.tensor([[ratio]]))
+        val, st = ppo_policy_loss(lp, old, torch.tensor([[a]]), torch.ones(1, 1), eps)
+        return val.item(), st["clip_frac"]
+
+    # inside the clip range: -r A
+    assert loss(1.1, 2.0) == (pytest.approx(-2.2, abs=1e-6), 0.0)
+    assert loss(0.9, -1.0) == (pytest.approx(0.9, abs=1e-6), 0.0)
+    # outside, the clipped term binds when it is the pessimistic one: -min(1.5*2, 1.2*2) = -2.4
+    assert loss(1.5, 2.0) == (pytest.approx(-2.4, abs=1e-6), 1.0)
+    assert loss(0.5, -1.0) == (pytest.approx(0.8, abs=1e-6), 1.0)   # -min(-0.5, -0.8)
+    # outside, the unclipped term is the pessimistic one: no clipping of the loss
+    assert loss(1.5, -1.0) == (pytest.approx(1.5, abs=1e-6), 1.0)   # -min(-1.5, -1.2)
+    assert loss(0.5, 2.0) == (pytest.approx(-1.0, abs=1e-6), 1.0)   # -min(1.0, 1.6)
+
+
+def test_clipped_policy_loss_masked_mean_and_gradients():
+    lp = torch.log(torch.tensor([[1.1, 1.5, 7.0]])).requires_grad_(True)
+    adv = torch.tensor([[2.0, 2.0, 100.0]])
+    mask = torch.tensor([[1.0, 1.0, 0.0]])
+    val, st = ppo_policy_loss(lp, torch.zeros(1, 3), adv, mask, 0.2)
+    assert val.item() == pytest.approx((-2.2 - 2.4) / 2, abs=1e-6)
+    assert st["clip_frac"] == pytest.approx(0.5)
+    val.backward()
+    # d/dlogp of -r A / n = -r A / n inside the range; 0 where clipped or masked
+    assert lp.grad[0].tolist() == pytest.approx([-1.1, 0.0, 0.0], abs=1e-6)
+
+
+def test_value_loss_clipping():
+    old = torch.tensor([[0.0, 0.0]])
+    ret = torch.tensor([[1.0, -1.0]])
+    new = torch.tensor([[0.5, 0.1]])
+    val, st = value_loss(new, old, ret, torch.ones(1, 2), clip_range_value=0.2)
+    # token 0: max((0.5-1)^2, (0.2-1)^2) = 0.64; token 1: max((0.1+1)^2, (0.1+1)^2) = 1.21
+    assert val.item() == pytest.approx(0.5 * (0.64 + 1.21) / 2, abs=1e-6)
+    assert st["value_clip_frac"] == pytest.approx(0.5)
+
+
+def test_masked_whiten():
+    x = torch.tensor([[1.0, 2.0, 3.0, 100.0], [4.0, 5.0, -50.0, 7.0]])
+    m = torch.tensor([[1.0, 1.0, 1.0, 0.0], [1.0, 1.0, 0.0, 0.0]])
+    w = masked_whiten(x, m)
+    vals = np.array([1.0, 2.0, 3.0, 4.0, 5.0])
+    expect = (vals - vals.mean()) / math.sqrt(vals.var(ddof=1) + 1e-8)
+    got = w[m.bool()].numpy()
+    np.testing.assert_allclose(got, expect, rtol=1e-5)
+    assert w[~m.bool()].abs().sum() == 0
+    assert masked_mean(w, m).item() == pytest.approx(0.0, abs=1e-6)
+    kept = masked_whiten(x, m, shift_mean=False)[m.bool()].numpy()
+    np.testing.assert_allclose(kept, expect + vals.mean(), rtol=1e-5)
+
+
+def test_token_rewards_and_kl_controller():
+    logp = torch.tensor([[-1.0, -2.0, -3.0], [-1.0, -1.0, -1.0]])
+    ref = torch.tensor([[-1.5, -2.0, -2.0], [-1.0, -1.0, -1.0]])
+    mask = torch.tensor([[1.0, 1.0, 1.0], [1.0, 0.0, 0.0]])
+    r, kl = token_rewards(torch.tensor([1.0, 0.5]), logp, ref, mask, kl_coef=0.1)
+    torch.testing.assert_close(kl, torch.tensor([[0.5, 0.0, -1.0], [0.0, 0.0, 0.0]]))
+    torch.testing.assert_close(r, torch.tensor([[-0.05, 0.0, 1.1], [0.5, 0.0, 0.0]]))
+    ctl = AdaptiveKLController(0.1, target=6.0, horizon=100)
+    assert ctl.update(12.0, n=10) == pytest.approx(0.1 * (1 + 0.2 * 0.1))  # error clipped to +0.2
+    assert ctl.update(3.0, n=10) == pytest.approx(0.102 * (1 - 0.2 * 0.1))
+
+
+def test_config_has_help_and_validates():
+    from dataclasses import fields
+
+    for f in fields(PPOConfig):
+        assert f.metadata.get("help"), f.name
+    with pytest.raises(ValueError):
+        PPOConfig(mini_batch_size=16, batch_size=8).validate()
+    with pytest.raises(ValueError):
+        PPOConfig.from_dict({"nope": 1})
+
+
+# ----------------------------------------------------------------------------------------------
+# a toy task: reward 1 when the completion starts with "yes"
+
+def _toy_model_and_tokenizer():
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    words = ["<pad>", "<eos>", "<unk>", "a", "b", "c", "d", "e", "f", "yes"]
+    raw = Tokenizer(models.WordLevel(vocab={w: i for i, w in enumerate(words)}, unk_token="<unk>"))
+    raw.pre_tokenizer = pre_tokenizers.Whitespace()
+    raw.decoder = decoders.WordPiece(prefix="##")
+    tok = PreTrainedTokenizerFast(tokenizer_object=raw, pad_token="<pad>", eos_token="<eos>", unk_token="<unk>")
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=len(words), hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+                      num_attention_heads=2, num_key_value_heads=2, max_position_embeddings=64,
+                      pad_token_id=0, eos_token_id=1, bos_token_id=None, tie_word_embeddings=False)
+    return LlamaForCausalLM(cfg).eval(), tok
+
+
+def _starts_with_yes(completions, **_):
+    return [1.0 if c.split()[:1] == ["yes"] else 0.0 for c in completions]
+
+
+def test_toy_task_reward_rises_and_value_loss_falls(tmp_path):
+    model, tok = _toy_model_and_tokenizer()
+    rows = [{"prompt": p} for p in ["a b", "c d", "e f", "b a", "d c", "f e", "a c", "b d"]]
+    cfg = PPOConfig(model="unused", lr=5e-3, steps=25, batch_size=16, mini_batch_size=8, ppo_epochs=4,
+                    max_new_tokens=3, kl_coef=0.0, vf_coef=0.5, save_every=0, log_every=0, seed=0)
+    summary = train_ppo(cfg, tmp_path, model=model, tokenizer=tok, dataset=rows, reward_fn=_starts_with_yes)
+    log = [json.loads(x) for x in (tmp_path / "train_log.jsonl").read_text().splitlines()]
+    assert len(log) == 25 and [r["step"] for r in log] == list(range(1, 26))
+    reward = [r["reward"] for r in log]
+    vloss = [r["value_loss"] for r in log]
+    first, last = np.mean(reward[:5]), np.mean(reward[-5:])
+    print("toy reward first5", round(first, 3), "last5", round(last, 3),
+          "value loss first5", round(np.mean(vloss[:5]), 4), "last5", round(np.mean(vloss[-5:]), 4))
+    assert first < 0.25 and last > 0.8 and last - first > 0.5
+    assert np.mean(vloss[-5:]) < 0.25 * np.mean(vloss[:5])
+    assert summary["reward_last"] == pytest.approx(last)
+    for r in log:
+        assert set(r) >= {"reward", "kl", "policy_loss", "value_loss", "clip_frac", "approx_kl",
+                          "explained_variance", "entropy", "seconds"}
+    # the policy now says "yes" first with high probability
+    ids = tok("a b", return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        p_yes = torch.softmax(model(ids).logits[0, -1], -1)[tok.convert_tokens_to_ids("yes")].item()
+    assert p_yes > 0.8
+
+
+# ----------------------------------------------------------------------------------------------
+# end to end with the rule-based reward: 2 steps, final/, resume
+
+def _ate_rows(n=4):
+    from whygym.tasks import generate
+
+    return [{"prompt": [{"role": "user", "content": it.prompt}], "gold": json.dumps(it.gold), "task": it.task}
+            for it in generate(["ATE"], n=n, seed=0)]
+
+
+def test_train_ppo_real_reward_final_and_resume(tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    from whygym.models import tiny_llama
+    from whygym.scoring import combined_reward
+
+    rows = _ate_rows()
+    model, tok = tiny_llama(seed=0)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    cfg = PPOConfig(model="unused", lr=1e-3, steps=2, batch_size=4, mini_batch_size=2, ppo_epochs=1,
+                    max_new_tokens=8, max_prompt_length=200, save_every=1, log_every=0, seed=0,
+                    reward_weights={"format": 0.2, "accuracy": 0.4, "closeness": 0.4})
+    seen = []
+
+    def reward(completions, **cols):
+        assert set(cols) >= {"gold", "task", "prompts"} and cols["task"] == ["ATE"] * len(completions)
+        assert all(isinstance(c, list) and c[0]["role"] == "assistant" for c in completions)
+        seen.append(len(completions))
+        return combined_reward(cfg.reward_weights)(completions, **cols)
+
+    s1 = train_ppo(cfg, tmp_path, model=model, tokenizer=tok, dataset=rows, reward_fn=reward)
+    assert seen == [4, 4] and s1["steps_run"] == 2 and s1["start_step"] == 0
+    changed = [k for k, v in model.state_dict().items() if not torch.equal(v, before[k])]
+    assert changed, "PPO changed no policy parameter"
+    log = [json.loads(x) for x in (tmp_path / "train_log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [1, 2]
+    assert all(0.0 <= r["reward"] <= 1.0 and math.isfinite(r["policy_loss"]) for r in log)
+    assert (tmp_path / "checkpoint-2" / "value_head.safetensors").is_file()
+    assert (tmp_path / "checkpoint-2" / "optimizer.pt").is_file()
+    assert json.loads((tmp_path / "train_summary.json").read_text())["steps_run"] == 2
+
+    loaded = AutoModelForCausalLM.from_pretrained(tmp_path / "final")
+    for k, v in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[k], v), k
+
+    # resume: a fresh copy of the initial model, more steps; continues from step 2
+    model2, tok2 = tiny_llama(seed=0)
+    cfg.steps = 3
+    s2 = train_ppo(cfg, tmp_path, model=model2, tokenizer=tok2, dataset=rows, reward_fn=reward)
+    assert s2["start_step"] == 2 and s2["steps_run"] == 1 and s2["resumed_from"].endswith("checkpoint-2")
+    log = [json.loads(x) for x in (tmp_path / "train_log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log] == [1, 2, 3]
+    assert (tmp_path / "checkpoint-3").is_dir() and not (tmp_path / "checkpoint-1").exists()  # keeps 2
+    # the resumed model started from the step-2 weights, not from the initial ones
+    assert any(not torch.equal(v, before[k]) for k, v in model2.state_dict().items())
+    assert AutoModelForCausalLM.from_pretrained(tmp_path / "final") is not None
+
+
+def test_train_ppo_lora_merges_final(tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    from whygym.models import tiny_llama
+
+    rows = _ate_rows(2)
+    model, tok = tiny_llama(seed=1)
+    base = {k: v.clone() for k, v in model.state_dict().items()}
+    cfg = PPOConfig(model="unused", lr=1e-2, steps=2, batch_size=2, mini_batch_size=2, ppo_epochs=2,
+                    max_new_tokens=6, max_prompt_length=200, save_every=1, log_every=0, seed=0,
+                    lora=True, lora_r=4, lora_alpha=8, lora_target_modules=["q_proj", "v_proj"])
+    s = train_ppo(cfg, tmp_path, model=model, tokenizer=tok, dataset=rows,
+                  reward_fn=lambda completions, **_: [0.0, 1.0])
+    assert s["steps_run"] == 2
+    assert (tmp_path / "checkpoint-2" / "policy" / "adapter_model.safetensors").is_file()
+    final = AutoModelForCausalLM.from_pretrained(tmp_path / "final")
+    sd = final.state_dict()
+    assert set(sd) == set(base)  # merged: plain llama keys, no lora_ keys
+    assert not torch.equal(sd["model.layers.0.self_attn.q_proj.weight"], base["model.layers.0.self_attn.q_proj.weight"])
+    assert torch.equal(sd["model.layers.0.mlp.up_proj.weight"], base["model.layers.0.mlp.up_proj.weight"])
