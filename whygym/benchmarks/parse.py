@@ -286,6 +286,26 @@ def parse_prose_graph(given_info: str, lang: str = "en", known_names: list[str] 
     return names, [(spelled[a], spelled[b]) for a, b in edges]
 
 
+def _name_variants(name: str) -> list[str]:
+    """Spellings of a name that items use interchangeably: "(e.g. wind, humidity)" vs "(e.g. wind and
+    humidity)", or the name without its parenthetical remark."""
+    if "(" not in name:
+        return []
+    out = {re.sub(r"\(([^()]*)\)", lambda m: "(" + m[1].replace(", ", " and ") + ")", name),
+           re.sub(r"\(([^()]*)\)", lambda m: "(" + m[1].replace(" and ", ", ") + ")", name),
+           re.sub(r"\s*\([^()]*\)", "", name).strip()}
+    out.discard(name)
+    return [v for v in out if v]
+
+
+def _with_variants(name2id: dict[str, str]) -> dict[str, str]:
+    out = dict(name2id)
+    for nm, i in name2id.items():
+        for v in _name_variants(nm):
+            out.setdefault(v.lower(), i)
+    return out
+
+
 # --- worded statements ----------------------------------------------------------------------------------
 def _pairs_from_words(seg: str, name_alt: str, lang: str) -> list[tuple[str, str, str | None]] | None:
     """Split "smku being low and arbu being high" into ``[(name, word, letter_or_None), ...]``."""
@@ -327,7 +347,11 @@ def parse_worded_statements(data_info: str, names: list[str], lang: str = "en"
     Returns ``(statements, problems)``; each statement is
     ``{"outs": [(name, word, letter?)], "conds": [...], "p": float, "p_text": str}``.
     """
-    alt = _name_alternation(names)
+    canon = {n.lower(): n for n in names}
+    for n in names:
+        for v in _name_variants(n):
+            canon.setdefault(v.lower(), n)
+    alt = _name_alternation(list(names) + [v for n in names for v in _name_variants(n)])
     stmts, problems = [], []
     if not alt:
         return stmts, (["no variable names to read the numbers with"] if data_info.strip() else [])
@@ -347,6 +371,8 @@ def parse_worded_statements(data_info: str, names: list[str], lang: str = "en"
         if outs is None or conds is None:
             problems.append(f"unknown variable in sentence: {sent!r}")
             continue
+        outs = [(canon.get(nm.lower(), nm), w, lt) for nm, w, lt in outs]
+        conds = [(canon.get(nm.lower(), nm), w, lt) for nm, w, lt in conds]
         stmts.append({"outs": outs, "conds": conds, "p": float(m["p"]), "p_text": m["p"]})
     return stmts, problems
 
@@ -519,6 +545,7 @@ def _instruction_to(instruction: str, alt: str, lang: str) -> tuple[str, str] | 
 def parse_question(task: str, question: str, instruction: str, name2id: dict[str, str], values: _Values,
                    lang: str = "en") -> tuple[dict[str, Any], list[str]]:
     """The query dict for one of the seven tasks from its question (and instruction, as a cross-check)."""
+    name2id = _with_variants(name2id)
     problems: list[str] = []
     q = question.strip()
     m = None
@@ -580,8 +607,7 @@ def parse_question(task: str, question: str, instruction: str, name2id: dict[str
 
 
 def _finish(graph, query, given, problems, values, info):
-    if values.conflicts:
-        problems = problems + values.conflicts
+    problems = list(dict.fromkeys(problems + values.conflicts))  # each problem once, in order
     info["defaulted"] = [list(t) for t in values.defaulted]
     return graph, query, given, problems, info
 
