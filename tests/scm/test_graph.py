@@ -114,11 +114,20 @@ def test_structure_matches_networkx(g_spec):
 # ---------------------------------------------------------------------------------- d-separation
 
 
-def test_d_separation_docstring_example():
-    g = DAG(4, [(0, 2), (0, 3), (1, 2), (2, 3)])
+def test_d_separation_hand_cases():
+    g = DAG(4, [(0, 2), (0, 3), (1, 2), (2, 3)])  # the docstring example
     assert g.d_separated(1, 2, 0)
     assert not g.d_separated(1, 2, 4)
-    assert not g.d_separated(1, 2, 8)  # descendant of the collider opens it too
+    # A -> C <- B, C -> D: conditioning on the collider's descendant D opens the collider
+    g = DAG(4, [(0, 2), (1, 2), (2, 3)])
+    assert g.d_separated(1, 2, 0)
+    assert not g.d_separated(1, 2, 1 << 2)
+    assert not g.d_separated(1, 2, 1 << 3)
+    # chain A -> B -> C and fork A <- B -> C: blocked by B, open otherwise
+    for edges in ([(0, 1), (1, 2)], [(1, 0), (1, 2)]):
+        g = DAG(3, edges)
+        assert not g.d_separated(1, 4, 0)
+        assert g.d_separated(1, 4, 2)
 
 
 @SETTINGS
@@ -129,6 +138,18 @@ def test_d_separation_matches_networkx(spec):
     expected = dsep(G, xs, ys, zs)
     assert g.d_separated(to_mask(xs), to_mask(ys), to_mask(zs)) == expected
     assert g.d_separated(to_mask(ys), to_mask(xs), to_mask(zs)) == expected  # symmetry
+
+
+@SETTINGS
+@given(dag_with_sets(), st.data())
+def test_d_separation_with_cut_matches_networkx(spec, data):
+    """``cut`` asks the question in the graph without the edges out of ``cut``."""
+    n, edges, xs, ys, zs = spec
+    g, G = DAG(n, edges), to_nx(n, edges)
+    cut = set(data.draw(st.lists(st.integers(0, n - 1), max_size=3)))
+    expected = dsep(cut_outgoing(G, cut), xs, ys, zs)
+    assert g.d_separated(to_mask(xs), to_mask(ys), to_mask(zs), cut=to_mask(cut)) == expected
+    assert g.without_outgoing(to_mask(cut)).d_separated(to_mask(xs), to_mask(ys), to_mask(zs)) == expected
 
 
 @SETTINGS
