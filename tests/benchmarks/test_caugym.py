@@ -5,7 +5,7 @@ from collections import Counter
 
 import pytest
 
-from whygym.benchmarks import load_caugym, load_calm
+from whygym.benchmarks import load_caugym
 
 
 @pytest.fixture(scope="module")
@@ -34,9 +34,13 @@ def test_gold_from_answer_json(caugym, root):
     assert all(i.gold == {"label": "LACK_CONDITION"} for i in caugym["insufficient"])
 
 
-def test_base_prompts_equal_calm_lite_en_byte_for_byte(caugym, root):
-    calm = load_calm(root / "calm_lite", kinds="P", language="EN", parse=False)
-    prompts = {it.prompt: it for it in calm}
+@pytest.fixture(scope="module")
+def calm_en_by_prompt(calm_p):
+    return {it.prompt: it for it in calm_p.values() if it.meta["language"] == "EN"}
+
+
+def test_base_prompts_equal_calm_lite_en_byte_for_byte(caugym, calm_en_by_prompt):
+    prompts = calm_en_by_prompt
     assert len(prompts) == 700
     same = sum(it.prompt.encode() in {p.encode() for p in [it.prompt]} and it.prompt in prompts
                for it in caugym["base"])
@@ -70,9 +74,9 @@ def test_structure_from_prose(caugym):
     assert all("parse_error" in i.meta for i in caugym["rephrased"][:5])  # recorded, not raised
 
 
-def test_base_given_matches_calm_twin_up_to_renaming(caugym, root):
+def test_base_given_matches_calm_twin_up_to_renaming(caugym, calm_en_by_prompt):
     """Prose-only parsing of a base prompt equals the CaLM record's given after mapping node names."""
-    calm = {it.prompt: it for it in load_calm(root / "calm_lite", kinds="P", language="EN")}
+    calm = calm_en_by_prompt
     agree = n = 0
     for it in caugym["base"]:
         if "parse_error" in it.meta:
@@ -89,9 +93,9 @@ def test_base_given_matches_calm_twin_up_to_renaming(caugym, root):
     assert agree >= n - 5
 
 
-def test_reason_fixes_letters(caugym, root):
+def test_reason_fixes_letters(caugym, root, calm_en_by_prompt):
     """With the Reason's P(..)=x statements, base items get CaLM's own letters; without, first-appearance ids."""
-    calm = {it.prompt: it for it in load_calm(root / "calm_lite", kinds="P", language="EN")}
+    calm = calm_en_by_prompt
     same = sum(it.given == calm[it.prompt].given for it in caugym["base"])
     alone = load_caugym(root / "caugym" / "base_dataset.json", use_reason=False)
     print(f"base given == CaLM given (same letters): {same}/700 with the Reason; prompt alone parsed "

@@ -152,7 +152,7 @@ def render(letters, edges, names, word, task, stmts, q, lang, broken):
             "Instruction": instr, "Question": question, "given_info": gi}
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.large_base_example, HealthCheck.too_slow, HealthCheck.filter_too_much])
+@settings(max_examples=70, deadline=None, suppress_health_check=[HealthCheck.large_base_example, HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(items())
 def test_generated_items_parse_back(case):
     letters, edges, en_names, cn_names, word, task, stmts, q, broken = case
@@ -189,7 +189,7 @@ def case_flip(case, v):
     return default_value(word(v, 0, "en"), "en") != 0 or default_value(word(v, 0, "cn"), "cn") != 0
 
 
-@settings(max_examples=60, deadline=None,
+@settings(max_examples=35, deadline=None,
           suppress_health_check=[HealthCheck.large_base_example, HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(items())
 def test_generated_prompts_parse_back_from_prose_alone(case):

@@ -36,6 +36,7 @@ from typing import Any, Iterator
 
 from whygym.items import Item
 from whygym.benchmarks._io import BenchmarkFormatError, read_records, require
+from whygym.benchmarks.cladder import cladder_structure
 from whygym.benchmarks.parse import label_checks, parse_calm_record
 
 __all__ = ["load_calm", "calm_files", "calm_skipped", "calm_prompt", "parse_calm_filename", "CALM_REQUESTS"]
@@ -284,6 +285,11 @@ def iter_calm_file(path: str | os.PathLike, *, subset: str | None = None, benchm
             # CaLM states only the number for *-P_*; the Reason's conclusion and the sign are recorded, and
             # disagreements listed (e.g. ETT Reasons whose last step contradicts the sign of PROB).
             meta.update(label_checks(item.reason, code, gold.get("prob"), gold.get("label")))
+        if parse and kind == "B" and code in ("CORR", "EAE", "CR", "BAS", "CB") and isinstance(rec.get("meta"), dict):
+            # CLadder-derived sets keep CLadder's meta and reasoning: same structure as load_cladder
+            item.graph, item.query, item.given, err = cladder_structure(rec)
+            if err:
+                meta["parse_error"] = err
         if code in _PROB_CODES and parse:
             graph, query, given, problems, pinfo = parse_calm_record(rec, code, "en" if lang == "EN" else "cn")
             item.graph, item.query, item.given = graph, query, given

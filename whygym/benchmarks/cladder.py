@@ -32,7 +32,7 @@ from typing import Any
 from whygym.items import Item
 from whygym.benchmarks._io import BenchmarkFormatError, read_records, require
 
-__all__ = ["load_cladder", "cladder_prompt"]
+__all__ = ["load_cladder", "cladder_prompt", "cladder_structure"]
 
 
 def cladder_prompt(rec: dict[str, Any]) -> str:
@@ -73,13 +73,27 @@ def _given(reasoning: dict[str, Any]) -> dict[str, float]:
             if side is None:
                 sides.append("")
                 continue
-            terms = [t.replace(" ", "") for t in side.split(",")]
+            # CLadder writes some events as "X=1=1" ("the event X=1 holds"); read it as X=1
+            terms = [re.sub(r"^(\w+=\d)=1$", r"\1", t.replace(" ", "")) for t in side.split(",")]
             if not all(re.fullmatch(r"\w+=\d", t) for t in terms):
                 return {}
             sides.append(",".join(terms))
         key = f"P({sides[0]}|{sides[1]})" if sides[1] else f"P({sides[0]})"
         out[key] = float(m["p"])
     return out
+
+
+def cladder_structure(rec: dict[str, Any]) -> tuple[dict, dict, dict, str | None]:
+    """``(graph, query, given, problem)`` of a CLadder-format record (also CaLM's CLadder-derived sets)."""
+    m = rec.get("meta") if isinstance(rec.get("meta"), dict) else {}
+    reasoning = rec.get("reasoning") or {}
+    if not isinstance(reasoning, dict):
+        return {}, {}, {}, "reasoning is not an object"
+    graph, err = _graph(reasoning)
+    if not reasoning:
+        err = "no reasoning steps in the record: graph not recoverable"
+    query = {k: m[k] for k in ("query_type", "treatment", "outcome") if k in m}
+    return graph, query, _given(reasoning), err
 
 
 def load_cladder(path: str | os.PathLike, *, limit: int | None = None, benchmark: str = "cladder",
@@ -110,16 +124,9 @@ def load_cladder(path: str | os.PathLike, *, limit: int | None = None, benchmark
             if k in m:
                 meta[k] = m[k]
         reasoning = rec.get("reasoning") or {}
-        graph, err = _graph(reasoning) if isinstance(reasoning, dict) else ({}, "reasoning is not an object")
-        if not reasoning:
-            err = "no reasoning steps in the record: graph not recoverable"
+        graph, query, given, err = cladder_structure(rec)
         if err:
             meta["parse_error"] = err
-        query = {"query_type": m["query_type"]}
-        for k in ("treatment", "outcome"):
-            if k in m:
-                query[k] = m[k]
-        given = _given(reasoning) if isinstance(reasoning, dict) else {}
         items.append(Item(id=f"{benchmark}:{subset}:{qid}", task=str(m["query_type"]), rung=rung,
                           prompt=cladder_prompt(rec), answer=lab.capitalize(), gold={"label": lab},
                           reason={str(k): str(v) for k, v in reasoning.items()} if isinstance(reasoning, dict)

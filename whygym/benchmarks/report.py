@@ -88,6 +88,9 @@ def main() -> None:
             conf = Counter(i.task for i in items if "label_conflict" in i.meta)
             line += f"; gold/Reason/sign conflicts {dict(conf)}"
         print(line)
+    derived = [i for i in calm if i.meta["calm_task"] in ("CORR-B", "EAE-B", "CR-B", "CB-B", "BAS-B")]
+    print(f"CaLM CLadder-derived sets: graph from reasoning {sum(bool(i.graph) for i in derived)}/{len(derived)}, "
+          f"given {sum(bool(i.given) for i in derived)}/{len(derived)}")
     cl = load_cladder(root / "cladder_sample" / "cladder_sample.json")
     print(f"CLadder sample: {len(cl)} items, graph parsed {_ok(cl)}, given from reasoning "
           f"{sum(bool(i.given) for i in cl)}/{len(cl)}")
