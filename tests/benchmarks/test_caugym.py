@@ -115,3 +115,12 @@ def test_malformed_caugym_errors(tmp_path):
     f.write_text('[{"problem": "x",\n "answer": }]', encoding="utf-8")
     with pytest.raises(ValueError, match=r"base_dataset\.json: line 2 column"):
         load_caugym(f)
+
+
+def test_caugym_eval_user_message(root):
+    """caugym_eval=True gives CauGym's eval/sample_generate.py user message: f"{problem}\\n{instruction}"."""
+    raw = json.loads((root / "caugym" / "base_dataset.json").read_text(encoding="utf-8"))
+    items = load_caugym(root / "caugym" / "base_dataset.json", caugym_eval=True, limit=3, parse=False)
+    assert [i.prompt for i in items] == [r["problem"] + "\nLet's think step by step." for r in raw[:3]]
+    ins = load_caugym(root / "caugym" / "insufficient_dataset.json", caugym_eval=True, limit=2, parse=False)
+    assert all(i.prompt.endswith('output "LACK_CONDITION" as final answer.') for i in ins)

@@ -9,10 +9,14 @@ string (``{"ANSWER": "Yes", "PROB": "0.3847"}`` or ``{"PROB": "0.5110"}``) or th
 * ``rephrased`` / ``omitted`` were rewritten by an LLM (``omitted`` also drops the Instruction line);
   the structure parser reads what still follows CaLM's phrasing and records the rest as parse errors.
 * ``insufficient``: gold label ``LACK_CONDITION``. The shipped ``problem`` strings do NOT contain the
-  instruction of ``insuff_ins.txt`` (checked: 0/700 contain it). CauGym's evaluation appends it, so
-  the loader appends it too, after a single ``"\\n"`` (``meta["instruction_appended"] = True``); the
-  instruction is read from ``insuff_ins.txt`` beside the data file (or ``insuff_ins=`` / the built-in
-  copy when absent). Were a file's problems to contain it already, nothing is appended.
+  instruction of ``insuff_ins.txt`` (checked: 0/700 contain it). CauGym's evaluation
+  (``eval/sample_generate.py``) sends ``f"{problem}\\n{instruction}"`` with the file's text read as is,
+  so the loader appends it the same way (``meta["instruction_appended"] = True``); the instruction is
+  read from ``insuff_ins.txt`` beside the data file (or ``insuff_ins=`` / the built-in copy when absent).
+  Were a file's problems to contain it already, nothing is appended.
+* The same script appends its default instruction ``"Let's think step by step."`` to every other set.
+  By default the loader does not (so ``base`` prompts stay the CaLM prompts byte for byte);
+  ``caugym_eval=True`` reproduces the evaluation's user message exactly for every set.
 """
 
 from __future__ import annotations
@@ -26,8 +30,10 @@ from whygym.items import Item, PROB_TASKS
 from whygym.benchmarks._io import BenchmarkFormatError, read_records, require
 from whygym.benchmarks.parse import label_checks, parse_prompt
 
-__all__ = ["load_caugym", "INSUFFICIENT_INSTRUCTION", "CAUGYM_SUBSETS"]
+__all__ = ["load_caugym", "INSUFFICIENT_INSTRUCTION", "DEFAULT_EVAL_INSTRUCTION", "CAUGYM_SUBSETS"]
 
+#: CauGym's evaluation default instruction, appended to every set but ``insufficient``.
+DEFAULT_EVAL_INSTRUCTION = "Let's think step by step."
 #: The instruction CauGym appends to ``insufficient`` prompts (copy of ``insuff_ins.txt``).
 INSUFFICIENT_INSTRUCTION = ("Let's think step by step. If the condition is not enough to solve the question, "
                             'output "LACK_CONDITION" as final answer.')
@@ -70,7 +76,7 @@ def _gold_from_answer(ans: Any, path, where) -> dict[str, Any]:
 
 def load_caugym(path: str | os.PathLike, *, limit: int | None = None, parse: bool = True,
                 insuff_ins: str | None = None, append_instruction: bool | None = None,
-                subset: str | None = None, use_reason: bool = True) -> list[Item]:
+                subset: str | None = None, use_reason: bool = True, caugym_eval: bool = False) -> list[Item]:
     """Load one CauGym JSON array file.
 
     Parameters
@@ -82,12 +88,14 @@ def load_caugym(path: str | os.PathLike, *, limit: int | None = None, parse: boo
         whose gold is ``LACK_CONDITION`` when the problem does not already contain the instruction.
     use_reason : let the Reason's ``P(..)=x`` statements fix letters and value words of the prose
         (see :func:`whygym.benchmarks.parse.parse_prompt`); ``False`` parses the prompt alone.
+    caugym_eval : also append ``"\\nLet's think step by step."`` to items that are not ``LACK_CONDITION``,
+        as CauGym's evaluation script does.
     """
     path = Path(path)
     subset = subset or _subset_of(path)
     if insuff_ins is None:
         f = path.parent / "insuff_ins.txt"
-        insuff_ins = f.read_text(encoding="utf-8").strip() if f.exists() else INSUFFICIENT_INSTRUCTION
+        insuff_ins = f.read_text(encoding="utf-8") if f.exists() else INSUFFICIENT_INSTRUCTION
     items: list[Item] = []
     for n, (where, rec) in enumerate(read_records(path, expect="array")):
         require(rec, ("problem", "answer", "Type"), path, where, "a CauGym record {problem, answer, Reason, Type}")
@@ -104,8 +112,11 @@ def load_caugym(path: str | os.PathLike, *, limit: int | None = None, parse: boo
                 meta[k] = rec[k]
         lack = gold.get("label") == "LACK_CONDITION"
         do_append = append_instruction if append_instruction is not None else lack
-        if do_append and insuff_ins and insuff_ins not in prompt:
+        if do_append and insuff_ins and insuff_ins.strip() not in prompt:
             prompt = prompt + "\n" + insuff_ins
+            meta["instruction_appended"] = True
+        elif caugym_eval and not lack:
+            prompt = prompt + "\n" + DEFAULT_EVAL_INSTRUCTION
             meta["instruction_appended"] = True
         answer = rec["answer"] if isinstance(rec["answer"], str) else json.dumps(rec["answer"])
         item = Item(id=f"caugym:{subset}:{n}", task=task, rung=_RUNG.get(task, 3), prompt=prompt, answer=answer,
