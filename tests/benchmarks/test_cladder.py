@@ -15,11 +15,17 @@ def test_sample(root):
                                        "marginal", "nde", "nie"}
     for it in items:
         assert it.gold["label"] in ("yes", "no")
-        assert it.prompt.startswith("Input Info: ") and it.prompt.endswith("\nAnswer (Yes or No ?):")
+        assert it.prompt.endswith('\n\nStart your answer with "Yes" or "No", followed by additional reasoning or '
+                                  'evidence to support your explanation.')
         for k in ("query_type", "rung", "graph_id", "story_id", "question_id"):
             assert k in it.meta
         assert it.rung == it.meta["rung"] in (1, 2, 3)
     it = items[0]
+    assert it.prompt.startswith("For normal weight people, the probability of long lifespan is 86%. For obese "
+                                "people, the probability of long lifespan is 57%. Will obesity increase the chance "
+                                "of long lifespan?\n\n")
+    calm_style = load_cladder(root / "cladder_sample" / "cladder_sample.json", style="calm")[0]
+    assert calm_style.prompt.startswith("Input Info: ") and calm_style.prompt.endswith("\nAnswer (Yes or No ?):")
     assert it.graph["names"]["X"] == "obesity" and ["X", "Y"] in it.graph["edges"]
     assert it.query == {"query_type": "ate", "treatment": "X", "outcome": "Y"}
     assert sum("parse_error" not in i.meta for i in items) >= 40

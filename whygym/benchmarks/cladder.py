@@ -4,15 +4,17 @@ Record fields: ``question_id``, ``desc_id``, ``given_info``, ``question``, ``ans
 ``meta`` (``query_type``, ``rung``, ``graph_id``, ``story_id``, ``given_info`` numbers, ``estimand``,
 ``groundtruth``, ``treatment``, ``outcome``, ...), ``reasoning`` (``step0``.. ``end``).
 
-Prompt: CLadder's given_info and question followed by an answer request, in the form CaLM uses for its
-CLadder-derived sets (CORR-B, BAS-B, CB-B, EAE-B, CR-B)::
+Prompt (``style="cladder"``, default): CLadder's own evaluation prompt (``causalbenchmark/eval/run_gpt_v1.5.py``
+in causalNLP/cladder): ``"{background} {given_info} {question}"`` (stripped, single-spaced), a blank line,
+and its answer request::
 
-    Input Info: {background} {given_info}
-    Question: {question}
-    Answer (Yes or No ?):
+    {background} {given_info} {question}
 
-``{background} `` appears only when a record carries a ``background`` story field (the released
-question files put the story in a separate model file; the 45-item sample has none).
+    Start your answer with "Yes" or "No", followed by additional reasoning or evidence to support your explanation.
+
+``{background} `` appears only when a record carries a ``background`` story (the released question files
+keep it in a separate model file; the 45-item sample has none). ``style="calm"`` gives the form CaLM uses
+for its CLadder-derived sets (``Input Info: {given_info}\nQuestion: {question}\nAnswer (Yes or No ?):``).
 
 Structure: ``graph`` from ``reasoning.step0`` ("Let V2 = smoking; X = obesity; ...") and ``step1``
 (``X->V3,V2->V3``), with CLadder's own node ids (X, Y, V1, V2, V3); ``query`` holds treatment, outcome
@@ -32,15 +34,25 @@ from typing import Any
 from whygym.items import Item
 from whygym.benchmarks._io import BenchmarkFormatError, read_records, require
 
-__all__ = ["load_cladder", "cladder_prompt", "cladder_structure"]
+__all__ = ["load_cladder", "cladder_prompt", "cladder_structure", "CLADDER_REQUEST"]
 
 
-def cladder_prompt(rec: dict[str, Any]) -> str:
-    info = rec["given_info"]
-    bg = rec.get("background")
-    if bg:
-        info = f"{bg.strip()} {info}"
-    return f"Input Info: {info}\nQuestion: {rec['question']}\nAnswer (Yes or No ?):"
+#: CLadder's answer request (its ``q_type2prompt_suffix['answer']``).
+CLADDER_REQUEST = ('Start your answer with "Yes" or "No", followed by additional reasoning or evidence to support '
+                   'your explanation.')
+
+
+def cladder_prompt(rec: dict[str, Any], style: str = "cladder") -> str:
+    """The prompt of one CLadder record, in CLadder's own style or CaLM's (see the module docstring)."""
+    bg = str(rec.get("background") or "").strip()
+    if style == "calm":
+        info = f"{bg} {rec['given_info']}" if bg else rec["given_info"]
+        return f"Input Info: {info}\nQuestion: {rec['question']}\nAnswer (Yes or No ?):"
+    if style != "cladder":
+        raise ValueError(f"unknown CLadder prompt style {style!r}; expected 'cladder' or 'calm'")
+    parts = [bg, str(rec["given_info"]).strip(), str(rec["question"]).strip()]
+    raw = " ".join(p for p in parts if p).replace("  ", " ")
+    return f"{raw}\n\n{CLADDER_REQUEST}"
 
 
 def _graph(reasoning: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
@@ -97,8 +109,11 @@ def cladder_structure(rec: dict[str, Any]) -> tuple[dict, dict, dict, str | None
 
 
 def load_cladder(path: str | os.PathLike, *, limit: int | None = None, benchmark: str = "cladder",
-                 subset: str | None = None) -> list[Item]:
-    """Load a CLadder JSON file (array; JSON Lines also accepted). Gold: ``{"label": "yes"|"no"}``."""
+                 subset: str | None = None, style: str = "cladder") -> list[Item]:
+    """Load a CLadder JSON file (array; JSON Lines also accepted). Gold: ``{"label": "yes"|"no"}``.
+
+    ``style``: ``"cladder"`` (CLadder's evaluation prompt, default) or ``"calm"`` (CaLM's form).
+    """
     path = Path(path)
     subset = subset or path.stem
     items: list[Item] = []
@@ -128,7 +143,7 @@ def load_cladder(path: str | os.PathLike, *, limit: int | None = None, benchmark
         if err:
             meta["parse_error"] = err
         items.append(Item(id=f"{benchmark}:{subset}:{qid}", task=str(m["query_type"]), rung=rung,
-                          prompt=cladder_prompt(rec), answer=lab.capitalize(), gold={"label": lab},
+                          prompt=cladder_prompt(rec, style), answer=lab.capitalize(), gold={"label": lab},
                           reason={str(k): str(v) for k, v in reasoning.items()} if isinstance(reasoning, dict)
                           else {}, graph=graph, query=query, given=given, meta=meta))
         if limit is not None and len(items) >= limit:
