@@ -59,3 +59,11 @@ def test_items_roundtrip_through_jsonl(root, tmp_path):
              + load_benchmark("caugym:insufficient", limit=50) + load_benchmark("cladder-sample"))
     write_jsonl(items, tmp_path / "all.jsonl")
     assert list(read_jsonl(tmp_path / "all.jsonl")) == items
+
+
+def test_empty_files_are_errors(tmp_path):
+    for name, text in (("e1.json", ""), ("e2.json", "[]"), ("ATE-P_ATE-basic_EN.json", "\n\n")):
+        f = tmp_path / name
+        f.write_text(text, encoding="utf-8")
+        with pytest.raises(ValueError, match=name.replace(".", r"\.") + ": (empty file|an empty JSON array)"):
+            load_benchmark(f)

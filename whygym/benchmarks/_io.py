@@ -35,6 +35,8 @@ def read_records(path: str | os.PathLike, *, expect: str = "auto") -> list[tuple
     except UnicodeDecodeError as e:
         raise BenchmarkFormatError(f"{path}: not UTF-8 text ({e}); expected a JSON benchmark file") from e
     head = text.lstrip()[:1]
+    if not head:
+        raise BenchmarkFormatError(f"{path}: empty file; expected a JSON array or JSON Lines of benchmark records")
     if expect == "auto":
         expect = "array" if head == "[" else "lines"
     out: list[tuple[str, dict[str, Any]]] = []
@@ -50,6 +52,8 @@ def read_records(path: str | os.PathLike, *, expect: str = "auto") -> list[tuple
             if not isinstance(rec, dict):
                 raise BenchmarkFormatError(f"{path}: index {i}: {type(rec).__name__}; expected a JSON object")
             out.append((f"index {i}", rec))
+        if not out:
+            raise BenchmarkFormatError(f"{path}: an empty JSON array; expected benchmark records")
         return out
     for lineno, line in enumerate(text.splitlines(), 1):
         if not line.strip():

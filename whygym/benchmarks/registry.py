@@ -121,6 +121,8 @@ def sniff_format(path: str | os.PathLike) -> str:
     with open(path, encoding="utf-8") as f:
         head = f.read(1 << 16)
     s = head.lstrip()
+    if not s:
+        raise BenchmarkFormatError(f"{path}: empty file; expected a JSON array or JSON Lines of benchmark records")
     first = None
     if s.startswith("["):
         dec = json.JSONDecoder()
@@ -138,6 +140,8 @@ def sniff_format(path: str | os.PathLike) -> str:
             first = json.loads(s.splitlines()[0])
         except json.JSONDecodeError as e:
             raise BenchmarkFormatError(f"{path}: line 1: invalid JSON ({e.msg}); cannot tell its format") from e
+    if s.startswith("[") and first is None and s[1:].lstrip().startswith("]"):
+        raise BenchmarkFormatError(f"{path}: an empty JSON array; expected benchmark records")
     if not isinstance(first, dict):
         raise BenchmarkFormatError(f"{path}: expected a JSON array or JSON Lines of objects; cannot tell its format")
     keys = set(first)
