@@ -1,0 +1,58 @@
+"""The per-task table printed at the end of ``whygym eval`` (plain text, fixed-width)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["format_table"]
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f}"
+
+
+def _row(name: str, b: dict[str, Any], samples: int) -> list[str]:
+    row = [name, str(b["n_items"]), str(b["correct"]), str(b["wrong"]), str(b["unparsed"]), _pct(b["accuracy"]),
+           f"[{_pct(b['ci_low'])}, {_pct(b['ci_high'])}]",
+           _pct(b["label_accuracy"]) if b["label_n"] else "-", _pct(b["parse_fail_rate"])]
+    if samples > 1:
+        row.append(_pct(b.get(f"pass@{samples}")))
+    return row
+
+
+def format_table(doc: dict[str, Any]) -> str:
+    """One block per benchmark: a row per task and an ALL row; percentages, 95% Wilson intervals.
+
+    ``n`` counts items; correct/wrong/unparsed count item-sample pairs.
+    """
+    samples = doc["config"]["samples"]
+    head = ["task", "n", "correct", "wrong", "unparsed", "acc%", "95% CI", "label%", "unparsed%"]
+    if samples > 1:
+        head.append(f"pass@{samples}%")
+    lines = []
+    res = doc["results"]
+    for bench, r in res["benchmarks"].items():
+        rows = [head] + [_row(t, b, samples) for t, b in r["tasks"].items()] + [_row("ALL", r["overall"], samples)]
+        widths = [max(len(row[c]) for row in rows) for c in range(len(head))]
+        fmt = lambda row: "  ".join(s.ljust(w) if c == 0 else s.rjust(w)  # noqa: E731
+                                    for c, (s, w) in enumerate(zip(row, widths)))
+        macro = r.get("macro_accuracy")
+        lines.append(f"{bench}  (match={doc['config']['match']}, samples={samples}, "
+                     f"macro acc {_pct(macro)}%)")
+        lines.append(fmt(rows[0]))
+        lines.append("  ".join("-" * w for w in widths))
+        lines.extend(fmt(row) for row in rows[1:])
+        lines.append("")
+    if len(res["benchmarks"]) > 1:
+        o = res["overall"]
+        lines.append(f"all benchmarks: {o['correct']}/{o['n']} correct = {_pct(o['accuracy'])}% "
+                     f"[{_pct(o['ci_low'])}, {_pct(o['ci_high'])}], unparsed {_pct(o['parse_fail_rate'])}%")
+    run = doc.get("run") or {}
+    if run.get("wall_seconds") is not None:
+        o = res["overall"]
+        lines.append(f"{run['wall_seconds']:.1f} s, {run.get('items_per_second') or 0:.2f} items/s; "
+                     f"{run.get('samples_generated', 0)} samples generated, {run.get('samples_from_cache', 0)} "
+                     f"from cache; tokens: {o['prompt_tokens']} prompt, {o['completion_tokens']} completion")
+    if run.get("out"):
+        lines.append(f"wrote {run['out']}/results.json and samples.jsonl")
+    return "\n".join(lines)
