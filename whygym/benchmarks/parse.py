@@ -91,6 +91,11 @@ def default_value(word: str, lang: str = "en") -> int | None:
         return 0
     if w.startswith(_POS_PREFIXES[lang]):
         return 1
+    # degree words: "more productive" / "less productive", "更高效" / "较少"
+    if lang == "en" and w.startswith(("more ", "less ")):
+        return 1 if w.startswith("more ") else 0
+    if lang == "cn" and len(w) > 1 and w[0] in "更较很非常":
+        return default_value(w[1:], lang)
     return None
 
 
