@@ -87,3 +87,13 @@ def test_plan_reads_files(tmp_path):
     assert plan_from_attribution(tmp_path)["generator"]["tasks"] == ["ATE", "NDE"]
     with pytest.raises(FileNotFoundError):
         plan_from_attribution(tmp_path / "nope.json")
+
+
+def test_precision_train_items_drops_heldout_overlap():
+    from whygym.attribution.precision import precision_train_items
+
+    doc = _doc({"names": 0.5, "data": 0.0})
+    items, plan = precision_train_items(doc, ["ATE"], 6, seed=0)
+    assert len(items) == 6 and plan["generator"]["tasks"] == ["ATE"]
+    kept, _ = precision_train_items(doc, ["ATE"], 6, seed=0, heldout=items[:2])
+    assert len(kept) <= 4

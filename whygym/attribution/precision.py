@@ -43,7 +43,8 @@ from typing import Any, Mapping, Sequence
 
 from whygym.items import Item
 
-__all__ = ["plan_from_attribution", "build_precision_dataset", "precision_overrides", "GOLD_PRESERVING"]
+__all__ = ["plan_from_attribution", "build_precision_dataset", "precision_overrides", "precision_train_items",
+           "GOLD_PRESERVING"]
 
 #: Levels whose re-rendered prompt still determines the base item's gold.
 GOLD_PRESERVING = {"names": ("real", "fake", "anticommonsense"), "instruction": ("present", "omitted"),
@@ -196,3 +197,19 @@ def precision_overrides(plan: Mapping[str, Any]) -> dict[str, Any]:
     if plan["lora"]["target_modules"]:
         out.update(lora=True, lora_targets=list(plan["lora"]["target_modules"]))
     return out
+
+
+def precision_train_items(attribution: Mapping[str, Any] | str | Path, tasks: Sequence[str] | None, n_per_task: int,
+                          seed: int, heldout: Sequence[Item] = (), **plan_kw: Any) -> tuple[list[Item], dict[str, Any]]:
+    """The drop-in for a trainer's data step: ``(items, plan)`` with ``n_per_task * len(tasks)`` plan items,
+    minus those sharing graph and question with ``heldout`` (:func:`whygym.tasks.dedup.find_overlap`).
+
+    The derivation steps of an item (``item.reason``) name variables by letter, so they stay valid for the
+    renamed prompts (fake or anticommonsense names) that the mix adds.
+    """
+    from whygym.tasks.dedup import find_overlap
+
+    plan = plan_from_attribution(attribution, tasks=tasks, **plan_kw)
+    items = build_precision_dataset(plan, n_per_task * len(plan["generator"]["tasks"]), seed)
+    clash = {it.id for it, _ in find_overlap(list(heldout), items)}
+    return [it for it in items if it.id not in clash], plan
