@@ -40,6 +40,11 @@ Design choices
 * **Log-probabilities** are those of ``softmax(logits / temperature)``, the distribution that was
   sampled; ``top_p < 1`` truncates the sampler, which these log-probabilities ignore (as in TRL).
 * A ``None`` reward (not applicable, e.g. an unreadable gold) counts as 0 and is counted in the log.
+* Dropout stays off (the model is kept in ``eval()`` mode), so the ratio is exactly 1 on the first
+  minibatch of every iteration and old log-probabilities need no second pass.
+* Resuming restores the weights, value head, optimizer, KL coefficient and every RNG, so a run cut
+  into pieces produces the same weights as an uninterrupted one (on CPU); the prompt order is a
+  function of (seed, step).
 * Training mutates the given ``model`` in place (LoRA adapters are injected into it). On resume,
   pass the *initial* model again (or nothing, to load ``cfg.model``): it becomes the reference and
   the checkpoint's weights are loaded on top; a fingerprint of the reference taken at the first call
@@ -639,13 +644,16 @@ def _latest_checkpoint(out_dir: Path) -> Path | None:
 
 
 def _fingerprint(model) -> str:
+    """A cheap identity of the (non-LoRA) weights: each tensor's name, sum and first 256 values."""
     h = hashlib.sha1()
-    for name, p in sorted(model.state_dict().items()):
-        if "lora_" in name:
-            continue
-        h.update(name.encode())
-        h.update(p.detach().float().cpu().numpy().tobytes()[:4096])
-        h.update(str(float(p.detach().float().sum())).encode())
+    with torch.no_grad():
+        for name, p in sorted(model.state_dict().items()):
+            if "lora_" in name:
+                continue
+            x = p.detach().reshape(-1).float()
+            h.update(name.encode())
+            h.update(f"{x.sum().item():.6e}".encode())
+            h.update(x[:256].cpu().numpy().tobytes())
     return h.hexdigest()[:16]
 
 
