@@ -179,7 +179,7 @@ EFFECTS = [
 
 
 @pytest.mark.parametrize("coupling", COUPLINGS)
-@SETTINGS
+@hyp_settings(25)
 @given(seed=st.integers(0, 2**32 - 1), extreme=st.booleans())
 def test_effects_match_brute_force(coupling, seed, extreme):
     rng, n, edges, cpts, scm, o = _random_model(seed, coupling, extreme)

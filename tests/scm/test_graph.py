@@ -197,6 +197,8 @@ def _check_backdoor_sets(n, edges, ts, y):
     first = g.first_backdoor_set(to_mask(ts), 1 << y)
     if got:
         assert first == got[0]
+        # documented: smallest size, then lowest node indices
+        assert sorted(bits_of(first)) == min((sorted(z) for z in expected), key=lambda z: (len(z), z))
         for k in (1, 2):
             assert g.minimal_backdoor_sets(to_mask(ts), 1 << y, limit=k) == got[:k]
     else:
