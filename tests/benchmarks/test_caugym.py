@@ -10,7 +10,8 @@ from whygym.benchmarks import load_caugym
 
 @pytest.fixture(scope="module")
 def caugym(root):
-    return {s: load_caugym(root / "caugym" / f"{s}_dataset.json")
+    # rephrased/omitted prose is LLM-rewritten and mostly unparseable: load those without the parser
+    return {s: load_caugym(root / "caugym" / f"{s}_dataset.json", parse=s in ("base", "insufficient"))
             for s in ("base", "rephrased", "omitted", "insufficient")}
 
 
@@ -59,19 +60,18 @@ def test_insufficient_instruction_is_appended_once(caugym, root):
         assert not any(i.meta.get("instruction_appended") for i in caugym[s])
 
 
-def test_structure_from_prose(caugym):
+def test_structure_from_prose(caugym, root):
     base_ok = sum("parse_error" not in i.meta for i in caugym["base"])
     ins_ok = sum("parse_error" not in i.meta for i in caugym["insufficient"])
-    print(f"CauGym parsed without error: base {base_ok}/700, insufficient {ins_ok}/700, "
-          f"rephrased {sum('parse_error' not in i.meta for i in caugym['rephrased'])}/700, "
-          f"omitted {sum('parse_error' not in i.meta for i in caugym['omitted'])}/700")
+    print(f"CauGym parsed without error: base {base_ok}/700, insufficient {ins_ok}/700")
     assert base_ok >= 690 and ins_ok >= 670
     it = caugym["insufficient"][0]
     assert it.given == {"P(D=1|C=0)": 0.4172}  # inline letters (C=0), (D=1) are kept
     assert it.query == {"treatment": "C", "outcome": "D", "x": 0, "y": 0, "x_factual": 1, "y_factual": 1,
                         "bound": "lower"}
     assert it.graph["names"]["C"] == "otnv" and ["C", "D"] in it.graph["edges"]
-    assert all("parse_error" in i.meta for i in caugym["rephrased"][:5])  # recorded, not raised
+    reph = load_caugym(root / "caugym" / "rephrased_dataset.json", limit=5)
+    assert all("parse_error" in i.meta for i in reph)  # recorded, not raised
 
 
 def test_base_given_matches_calm_twin_up_to_renaming(caugym, calm_en_by_prompt):
@@ -97,9 +97,8 @@ def test_reason_fixes_letters(caugym, root, calm_en_by_prompt):
     """With the Reason's P(..)=x statements, base items get CaLM's own letters; without, first-appearance ids."""
     calm = calm_en_by_prompt
     same = sum(it.given == calm[it.prompt].given for it in caugym["base"])
-    alone = load_caugym(root / "caugym" / "base_dataset.json", use_reason=False)
-    print(f"base given == CaLM given (same letters): {same}/700 with the Reason; prompt alone parsed "
-          f"{sum('parse_error' not in i.meta for i in alone)}/700")
+    alone = load_caugym(root / "caugym" / "base_dataset.json", use_reason=False, limit=200)
+    print(f"base given == CaLM given (same letters): {same}/700 with the Reason")
     assert same >= 670
     assert all(i.meta["parse"].get("node_ids") == "first-appearance" for i in alone if "parse" in i.meta)
 

@@ -158,22 +158,24 @@ def sniff_format(path: str | os.PathLike) -> str:
                                "(problem/answer/Type), CLadder (given_info/question/answer/meta) or whygym items")
 
 
-def _load_file(path: Path, benchmark: str | None = None, subset: str | None = None) -> list[Item]:
+def _load_file(path: Path, benchmark: str | None = None, subset: str | None = None, parse: bool = True
+               ) -> list[Item]:
     fmt = sniff_format(path)
     if fmt == "calm":
-        return list(iter_calm_file(path, benchmark=benchmark or "calm", subset=subset))
+        return list(iter_calm_file(path, benchmark=benchmark or "calm", subset=subset, parse=parse))
     if fmt == "caugym":
-        return load_caugym(path)
+        return load_caugym(path, parse=parse)
     if fmt == "cladder":
         return load_cladder(path, benchmark=benchmark or "cladder")
     return list(read_jsonl(path))
 
 
-def load_benchmark(name_or_path: str | os.PathLike, limit: int | None = None) -> list[Item]:
+def load_benchmark(name_or_path: str | os.PathLike, limit: int | None = None, parse: bool = True) -> list[Item]:
     """Load a registered benchmark (``"calm-lite:probability-en"``, ``"caugym:base"``, ...) or any path.
 
     Paths: a file in CaLM, CauGym, CLadder or whygym-items format (sniffed), or a folder (every
     loadable file in it). A malformed file raises ``ValueError`` naming the file and line/index.
+    ``parse=False`` skips the structure parser (graph/query/given stay empty; faster).
     """
     s = str(name_or_path)
     p = Path(s)
@@ -185,7 +187,7 @@ def load_benchmark(name_or_path: str | os.PathLike, limit: int | None = None) ->
         bench, _, subset = s.partition(":")
     items: list[Item] = []
     for f in files:
-        got = _load_file(f, bench, subset or None)
+        got = _load_file(f, bench, subset or None, parse)
         if bench:
             for it in got:
                 it.meta["benchmark"] = bench
