@@ -188,10 +188,9 @@ def _layers_mode(args, out: Path) -> int:
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     t0 = time.perf_counter()
     res = layer_attribution(model, tok, items, counterfactuals=cfs, methods=methods, n_boot=args.n_boot,
-                            seed=args.seed, progress=not args.quiet)
+                            seed=args.seed, progress=not args.quiet, bf16=args.bf16)
     res.update(n_items=len(items), counterfactual=cf_levels, model={"name": be.name, "config": be.config},
-               benchmark=args.benchmark, argv=sys.argv[1:], wall_seconds=time.perf_counter() - t0,
-               precision="bf16-autocast" if args.bf16 else "fp32 (no autocast in the hooked forward passes)")
+               benchmark=args.benchmark, argv=sys.argv[1:], wall_seconds=time.perf_counter() - t0)
     plots = []
     for m in methods:
         top = sorted(res["rows"], key=lambda r: -abs(r[m]["point"]))[:args.plot_top]

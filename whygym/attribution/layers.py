@@ -89,11 +89,24 @@ def _hooked(module, fn: Callable) -> Iterator[None]:
         handle.remove()
 
 
+_AUTOCAST = {"on": False}
+
+
+def _amp():
+    """bf16 autocast when :func:`layer_attribution` was asked for it (faster on AMX CPUs, ~0.1 nat noise)."""
+    import torch
+
+    if _AUTOCAST["on"]:
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
 def _logp(model, ids: list[int], n_cont: int) -> float:
     import torch
 
     x = torch.tensor([ids], dtype=torch.long, device=model.device)
-    logits = model(input_ids=x, use_cache=False, logits_to_keep=n_cont + 1).logits[0, :-1].float()
+    with _amp():
+        logits = model(input_ids=x, use_cache=False, logits_to_keep=n_cont + 1).logits[0, :-1].float()
     lp = torch.log_softmax(logits, dim=-1)
     target = x[0, -n_cont:]
     return float(lp.gather(-1, target[:, None]).sum())
@@ -128,7 +141,7 @@ def module_means(model, tokenizer, prompts: Sequence[str], names: Sequence[str] 
     with contextlib.ExitStack() as stack:
         for n in names:
             stack.enter_context(_hooked(mods[n], recorder(n)))
-        with torch.inference_mode():
+        with torch.inference_mode(), _amp():
             for p in prompts:
                 ids, _ = _ids(tokenizer, p, "", system)
                 model(input_ids=torch.tensor([ids], device=model.device), use_cache=False, logits_to_keep=1)
@@ -160,20 +173,26 @@ def intervene_module(model, module, ids: list[int], n_cont: int, *, value=None, 
         return _replace(out, new)
 
     with _hooked(module, hook), torch.inference_mode():
-        return _logp(model, ids, n_cont)
+        return _logp(model, ids, n_cont)  # _logp applies the autocast setting
 
 
-def _capture(model, module, ids: list[int]):
+def _capture_all(model, modules: dict[str, Any], ids: list[int]) -> dict[str, Any]:
+    """Every module's output on one prompt, from a single forward pass."""
     import torch
 
-    got = {}
+    got: dict[str, Any] = {}
 
-    def hook(_m, _inp, out):
-        got["h"] = _first(out).detach().clone()
+    def recorder(name):
+        def hook(_m, _inp, out):
+            got[name] = _first(out).detach().clone()
+        return hook
 
-    with _hooked(module, hook), torch.inference_mode():
-        model(input_ids=torch.tensor([ids], device=model.device), use_cache=False, logits_to_keep=1)
-    return got["h"]
+    with contextlib.ExitStack() as stack:
+        for n, m in modules.items():
+            stack.enter_context(_hooked(m, recorder(n)))
+        with torch.inference_mode(), _amp():
+            model(input_ids=torch.tensor([ids], device=model.device), use_cache=False, logits_to_keep=1)
+    return got
 
 
 def _ci(values, n_boot: int, seed: int) -> dict[str, float]:
@@ -187,7 +206,7 @@ def _ci(values, n_boot: int, seed: int) -> dict[str, float]:
 def layer_attribution(model, tokenizer, items: Sequence[Any], *, counterfactuals: Sequence[Any] | None = None,
                       reference_prompts: Sequence[str] | None = None,
                       methods: Sequence[str] = ("mean_ablation", "patching"), system: str | None = None,
-                      n_boot: int = 1000, seed: int = 0, progress: bool = False) -> dict[str, Any]:
+                      n_boot: int = 1000, seed: int = 0, progress: bool = False, bf16: bool = False) -> dict[str, Any]:
     """Mean ablation and activation patching of every attention and MLP output on ``items``.
 
     Parameters
@@ -197,6 +216,8 @@ def layer_attribution(model, tokenizer, items: Sequence[Any], *, counterfactuals
     reference_prompts : prompts whose mean activations define mean ablation (default: the items' prompts
         and the counterfactual prompts).
     methods : any of ``mean_ablation``, ``patching``.
+    bf16 : run every forward pass under bf16 autocast (several times faster on AMX CPUs; log-probabilities
+        move by up to ~0.15 nats, so compare effects only within one precision).
 
     Returns
     -------
@@ -216,6 +237,7 @@ def layer_attribution(model, tokenizer, items: Sequence[Any], *, counterfactuals
         raise ValueError("patching needs one counterfactual item per item")
     was_training = model.training
     model.eval()
+    _AUTOCAST["on"] = bool(bf16)
     try:
         enc = [_ids(tokenizer, it.prompt, it.answer, system) for it in items]
         clean = [gold_logprob(model, tokenizer, it.prompt, it.answer, system) for it in items]
@@ -229,6 +251,8 @@ def layer_attribution(model, tokenizer, items: Sequence[Any], *, counterfactuals
             refs = list(reference_prompts or ([it.prompt for it in items] +
                                               [c.prompt for c in (counterfactuals or [])]))
             means = module_means(model, tokenizer, refs, system=system)
+        # counterfactual activations of every module, one forward pass per item
+        cf_acts = [_capture_all(model, mods, cids) for cids, _ in cf_enc]
         rows = []
         bar = tqdm(total=len(mods) * len(items), desc="layers", disable=not progress, file=sys.stderr)
         for name, mod in mods.items():
@@ -239,7 +263,7 @@ def layer_attribution(model, tokenizer, items: Sequence[Any], *, counterfactuals
                 if "patching" in methods:
                     cids, _ = cf_enc[j]
                     k = len(ids) if len(cids) == len(ids) else _common_suffix(ids, cids)
-                    src = _capture(model, mod, cids)
+                    src = cf_acts[j][name]
                     d = intervene_module(model, mod, ids, n, source=src, positions=k) - clean[j]
                     pa.append(d)
                     gap = cf_lp[j] - clean[j]
@@ -259,8 +283,9 @@ def layer_attribution(model, tokenizer, items: Sequence[Any], *, counterfactuals
         bar.close()
     finally:
         model.train(was_training)
+        _AUTOCAST["on"] = False
     ranking = {m: [r["module"] for r in sorted(rows, key=lambda r: -abs(r[m]["point"]))] for m in methods}
-    return {"modules": list(mods), "methods": methods,
+    return {"modules": list(mods), "methods": methods, "precision": "bf16-autocast" if bf16 else "fp32",
             "baseline": {"clean_logp": clean, "counterfactual_logp": cf_lp or None,
                          "patch_alignment": "whole sequence when token lengths match, else the longest common "
                                             "token suffix"},
