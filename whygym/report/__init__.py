@@ -1,0 +1,16 @@
+"""A static HTML report of run folders: ``whygym report RUN_DIR... --out DIR``.
+
+>>> from whygym.report import build_report, discover      # doctest: +SKIP
+>>> build_report(["runs/demo"], "runs/demo/report")        # doctest: +SKIP
+PosixPath('runs/demo/report/report.html')
+
+* :func:`discover` -- eval runs (``results.json`` + ``samples.jsonl``), training runs (``train_log.jsonl``,
+  ``train_summary.json``) and attribution results (``attribution.json``) anywhere under the given folders,
+  labelled by relative path; ``before``/``after`` eval folders with one parent are a pair.
+* :func:`build_report` -- ``report.html`` (inline CSS and JS, opens from disk) and its PNG plots.
+"""
+
+from whygym.report._build import REPORT_FILE, build_report, render
+from whygym.report._discover import AttributionRun, EvalRun, Found, TrainRun, discover
+
+__all__ = ["build_report", "render", "discover", "Found", "EvalRun", "TrainRun", "AttributionRun", "REPORT_FILE"]
