@@ -23,6 +23,7 @@ _SUBCOMMAND_MODULES = [
     "whygym.eval.cli",         # eval
     "whygym.demo",             # demo
     "whygym.attribution.cli",  # attribute
+    "whygym.report.cli",  # report
 ]
 
 
