@@ -100,6 +100,10 @@ def test_twin_pairing_reads_numbers_from_the_rewritten_prompt():
     assert pair_by_reason(rewritten, base) == {r.id: b for r, b in zip(rewritten, base)}
     res = audit_items(rewritten, base)
     assert all(r.status == "agree" for r in res), res
+    # numbers restated as percentages count too ("86.28%" states 0.8628)
+    pct = [dataclasses.replace(r, prompt=r.prompt.split("Numbers:")[0] + "Numbers: "
+                               + " ".join(f"{100 * v:.2f}%" for v in b.given.values())) for r, b in zip(rewritten, base)]
+    assert all(r.status == "agree" for r in audit_items(pct, base))
     # a rewrite that lost a number is not silently accepted
     lossy = dataclasses.replace(rewritten[0], prompt="Input Info: no numbers at all")
     assert audit_items([lossy], base)[0].category == "solver gap"

@@ -172,12 +172,14 @@ def test_generated_items_parse_back(case):
         assert info["given_source"] == ("data_info words" if broken_here else "data_info_math")
         # Only the well-formed math shows which word means 0. A variable it never mentions, with words
         # against the default lists, cannot be read right by anyone: those cases must at least show up
-        # in info["defaulted"].
+        # in info["defaulted"] (or info["assumed"]: a word no statement and no default list settles gets
+        # an arbitrary but consistent coding, recorded there).
         settled = {v for o, c, _ in stmts if not (broken_here and not c and len(o) == 1) for v, _ in o + c}
         mentioned = {v for o, c, _ in stmts for v, _ in o + c} | {q["treatment"], q["outcome"]} | set(q.get("fixed", {}))
         unknowable = {v for v in mentioned if v not in settled and case_flip(case, v)}
         if unknowable:
-            assert {d[0] for d in info["defaulted"]} & unknowable or problems
+            flagged = {d[0] for d in info["defaulted"]} | {a[0] for a in info.get("assumed", [])}
+            assert flagged & unknowable or problems
             continue
         assert gv == truth, (lang, rec["Background"], info)
         assert query == q, (lang, rec["Question"], problems)

@@ -119,6 +119,13 @@ def _unrounded_bound(p: Problem, given: dict[str, float]) -> float | None:
         return None
 
 
+def _stated_numbers(text: str) -> set[float]:
+    """Every probability a text states, as decimals ("0.4358") or percentages ("86.28%")."""
+    nums = {round(float(m), 10) for m in re.findall(r"(?<![\d.])\d\.\d+", text)}
+    nums |= {round(float(m) / 100, 10) for m in re.findall(r"(?<![\d.])(\d{1,3}(?:\.\d+)?)\s*%", text)}
+    return nums
+
+
 def _structural_zero(item: Item) -> str | None:
     """When only the graph and the treatment/outcome were parsed: the reason the answer is 0 if the
     graph has no path of the kind the task needs, else None."""
@@ -165,13 +172,13 @@ def audit_item(item: Item, structure_from: Item | None = None) -> AuditResult:
             res.note = f"not parsed: {item.meta.get('parse_error', 'no structure')}"
             return res
         src = structure_from
-        numbers = {float(m) for m in re.findall(r"(?<![\d.])\d\.\d+", item.prompt)}
-        missing = [k for k, v in src.given.items() if v not in numbers]
+        numbers = _stated_numbers(item.prompt)
+        missing = [k for k, v in src.given.items() if round(v, 10) not in numbers]
         if missing and gold.get("label") != LACK:
             res.category = "solver gap"
             res.note = f"structure from twin {src.id}; this prompt does not state {', '.join(missing)}"
             return res
-        given = {k: v for k, v in src.given.items() if v in numbers}
+        given = {k: v for k, v in src.given.items() if round(v, 10) in numbers}
         res.note = f"structure from twin {src.id} (same derivation); numbers read from this prompt"
     try:
         p = problem_from_item(src)

@@ -386,11 +386,13 @@ def parse_worded_statements(data_info: str, names: list[str], lang: str = "en"
 class _Values:
     """Per-variable word -> 0/1 map, learned from math, completed by complement, then defaults."""
 
-    def __init__(self, lang: str):
+    def __init__(self, lang: str, free: bool = True):
         self.lang = lang
+        self.free = free
         self.learned: dict[str, dict[str, int]] = {}
         self.conflicts: list[str] = []
         self.defaulted: list[tuple[str, str, int]] = []
+        self.assumed: list[tuple[str, str, int]] = []
 
     def learn(self, var: str, word: str, value: int) -> None:
         w = word.lower()
@@ -410,6 +412,14 @@ class _Values:
         v = default_value(w, self.lang)
         if v is not None:
             self.defaulted.append((var, word, v))
+            return v
+        if self.free and len(set(d.values())) < 2:
+            # Nothing in the item settles this word. Any consistent 0/1 coding of a binary variable
+            # gives the same answers (relabelling both values everywhere changes no number), so the
+            # first unsettled word takes the free value and the variable's other word the other one.
+            v = 1 if 0 in d.values() else 0
+            self.learn(var, word, v)
+            self.assumed.append((var, word, v))
         return v
 
 
@@ -614,6 +624,8 @@ def parse_question(task: str, question: str, instruction: str, name2id: dict[str
 def _finish(graph, query, given, problems, values, info):
     problems = list(dict.fromkeys(problems + values.conflicts))  # each problem once, in order
     info["defaulted"] = [list(t) for t in values.defaulted]
+    if values.assumed:
+        info["assumed"] = [list(t) for t in values.assumed]
     return graph, query, given, problems, info
 
 
