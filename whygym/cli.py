@@ -21,6 +21,7 @@ _SUBCOMMAND_MODULES = [
     "whygym.tasks.cli",        # generate, dedup
     "whygym.benchmarks.cli",   # audit
     "whygym.eval.cli",         # eval
+    "whygym.train.cli",  # train
     "whygym.demo",             # demo
     "whygym.attribution.cli",  # attribute
     "whygym.report.cli",  # report

@@ -1,0 +1,106 @@
+"""Each trainer runs 2 steps on a tiny Llama, moves the weights, and leaves a final checkpoint that loads and
+generates; logs and summary are written; --resume continues from the last checkpoint."""
+
+import json
+
+import pytest
+import torch
+
+from whygym.train.config import METHOD_CONFIGS, load_config
+from whygym.train.trainers import train
+
+SMALL = {"steps": 2, "n_train": 2, "tasks": ["ATE", "PN"], "batch_size": 2, "lr": 1e-3, "max_length": 512,
+         "heldout_n": 2, "save_steps": 100}
+GRPO = {"num_generations": 2, "max_completion_length": 8}
+
+
+def _weight(model):
+    return model.model.layers[0].mlp.down_proj.weight.detach().clone()
+
+
+def _varied_reward(completions, **kw):
+    # the tiny model never earns whygym's reward; this one differs inside every group, so GRPO has a signal
+    return [float(sum(map(ord, c[0]["content"])) % 7) for c in completions]
+
+
+def _check_final(out):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    final = out / "final"
+    model = AutoModelForCausalLM.from_pretrained(final)
+    tok = AutoTokenizer.from_pretrained(final)
+    assert tok.chat_template
+    ids = tok.apply_chat_template([{"role": "user", "content": "does a cause b"}], add_generation_prompt=True,
+                                  return_tensors="pt", return_dict=True)
+    gen = model.generate(**ids, max_new_tokens=4, do_sample=False)
+    assert gen.shape[1] > ids["input_ids"].shape[1]
+
+
+@pytest.mark.parametrize("method", ["sft", "dpo", "kto", "grpo"])
+def test_two_steps_change_weights_and_save(method, tiny, tmp_path):
+    model, tok = tiny
+    before = _weight(model)
+    cfg = load_config(METHOD_CONFIGS[method], None, {**SMALL, **(GRPO if method == "grpo" else {})})
+    summary = train(method, cfg, tmp_path, model=model, tokenizer=tok,
+                    reward_fn=_varied_reward if method == "grpo" else None)
+    assert summary["steps"] == 2
+    assert not torch.equal(before, _weight(model)), f"{method} did not change the weights"
+    _check_final(tmp_path)
+    log = [json.loads(x) for x in (tmp_path / "train_log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log if "loss" in r] == [1, 2]
+    assert all("step_time_s" in r for r in log if "loss" in r)
+    saved = json.loads((tmp_path / "train_summary.json").read_text())
+    assert saved["method"] == method and saved["data"]["rows"] > 0
+    assert (tmp_path / "data" / "train.jsonl").is_file()
+    if method == "grpo":
+        assert all("zero_signal_frac" in r for r in log if "loss" in r)
+        assert saved["zero_signal_frac_mean"] is not None
+
+
+def test_grpo_whygym_reward_logs_zero_signal(tiny, tmp_path):
+    """With whygym's own reward the untrained tiny model earns 0 everywhere: every group is zero-signal."""
+    model, tok = tiny
+    cfg = load_config(METHOD_CONFIGS["grpo"], None, {**SMALL, **GRPO, "steps": 1})
+    s = train("grpo", cfg, tmp_path, model=model, tokenizer=tok)
+    log = [json.loads(x) for x in (tmp_path / "train_log.jsonl").read_text().splitlines()]
+    assert log[0]["zero_signal_frac"] == 1.0 == log[0]["frac_reward_zero_std"]
+    assert s["zero_signal_frac_mean"] == 1.0
+
+
+def test_lora_final_is_merged(tiny, tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    model, tok = tiny
+    cfg = load_config(METHOD_CONFIGS["sft"], None, {**SMALL, "lora": True, "lora_r": 4, "lora_alpha": 8})
+    train("sft", cfg, tmp_path, model=model, tokenizer=tok)
+    names = [n for n, _ in AutoModelForCausalLM.from_pretrained(tmp_path / "final").named_parameters()]
+    assert not any("lora" in n for n in names)
+    assert not (tmp_path / "final" / "adapter_config.json").exists()
+    _check_final(tmp_path)
+
+
+def test_resume_continues_from_last_checkpoint(tiny, tmp_path):
+    from whygym.cli import UserError
+    import copy
+
+    model, tok = tiny
+    with pytest.raises(UserError, match="no checkpoint"):
+        train("sft", load_config(METHOD_CONFIGS["sft"], None, SMALL), tmp_path, model=model, tokenizer=tok,
+              resume=True)
+    cfg = load_config(METHOD_CONFIGS["sft"], None, {**SMALL, "save_steps": 1})
+    train("sft", cfg, tmp_path, model=model, tokenizer=tok)
+    assert (tmp_path / "checkpoints" / "checkpoint-2").is_dir()
+    model2, tok2 = copy.deepcopy(model), tok
+    cfg = load_config(METHOD_CONFIGS["sft"], None, {**SMALL, "save_steps": 1, "steps": 3})
+    s = train("sft", cfg, tmp_path, model=model2, tokenizer=tok2, resume=True)
+    assert s["steps"] == 3 and s["resumed_from"].endswith("checkpoint-2")
+    steps = [json.loads(x)["step"] for x in (tmp_path / "train_log.jsonl").read_text().splitlines()
+             if "loss" in json.loads(x)]
+    assert steps == [1, 2, 3]
+
+
+def test_time_budget_stops_training(tiny, tmp_path):
+    model, tok = tiny
+    cfg = load_config(METHOD_CONFIGS["sft"], None, {**SMALL, "steps": 1000, "minutes": 1e-9})
+    s = train("sft", cfg, tmp_path, model=model, tokenizer=tok)
+    assert s["stopped_by_budget"] and s["steps"] == 1

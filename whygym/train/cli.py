@@ -1,0 +1,183 @@
+"""``whygym train sft|dpo|kto|grpo|ppo|export``: post-training on generated causal problems.
+
+Every setting of a method is a field of its config dataclass (:mod:`whygym.train.config`); the YAML file
+given with ``--config`` sets them, ``--key value`` overrides them, and ``--help`` lists them::
+
+    whygym train sft --config configs/sft.yaml --out runs/sft --steps 20 --derivation spelled
+    whygym train grpo --config configs/grpo.yaml --out runs/grpo --model runs/sft/final
+    whygym train sft --config configs/sft.yaml --out runs/sft --resume
+    whygym train export --format verl --out data/whygym_train.parquet --n_train 500
+
+Several GPUs or nodes (configs/accelerate/README.md)::
+
+    accelerate launch --config_file configs/accelerate/zero2.yaml -m whygym.cli train sft --config configs/sft.yaml --out runs/sft
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import difflib
+import importlib
+import inspect
+import json
+import sys
+import typing
+
+from whygym.cli import UserError
+
+_EPILOG = "Values are read as YAML scalars: --lora true, --tasks '[ATE, PN]', --reward_weights '{accuracy: 1}'."
+
+
+class _StrictParser(argparse.ArgumentParser):
+    """Unknown ``--key`` options are errors that name the nearest setting."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        ns, extras = super().parse_known_args(args, namespace)
+        keys = [a.split("=", 1)[0] for a in extras if a.startswith("--")]
+        if keys:
+            known = [o[2:] for a in self._actions for o in a.option_strings if o.startswith("--")]
+            k = keys[0][2:]
+            near = difflib.get_close_matches(k.replace("-", "_"), known, n=1)
+            hint = f"; did you mean --{near[0]}?" if near else ""
+            self.error(f"unknown setting --{k}{hint} (--help lists the settings)")
+        return ns, extras
+
+
+def _type_name(tp) -> str:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union,) or type(tp).__name__ == "UnionType":
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        tp = args[0] if args else str
+    tp = typing.get_origin(tp) or tp
+    return {bool: "BOOL", int: "INT", float: "FLOAT", str: "STR", list: "LIST", dict: "DICT"}.get(tp, "VALUE")
+
+
+def _add_fields(p: argparse.ArgumentParser, cls: type) -> list[str]:
+    hints = typing.get_type_hints(cls)
+    g = p.add_argument_group("settings (override the --config file)")
+    names = []
+    for f in dataclasses.fields(cls):
+        if f.default is not dataclasses.MISSING:
+            default = f.default
+        elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
+            default = f.default_factory()  # type: ignore[misc]
+        else:
+            default = None
+        help_text = (f.metadata.get("help", "") + f" (default: {json.dumps(default)})").replace("%", "%%")
+        g.add_argument(f"--{f.name}", dest=f"field__{f.name}", metavar=_type_name(hints.get(f.name, str)),
+                       default=argparse.SUPPRESS, help=help_text)
+        names.append(f.name)
+    return names
+
+
+def _overrides(args: argparse.Namespace) -> dict:
+    return {k[len("field__"):]: v for k, v in vars(args).items() if k.startswith("field__")}
+
+
+def _ppo_module():
+    try:
+        return importlib.import_module("whygym.train.ppo")
+    except ModuleNotFoundError as e:
+        if e.name == "whygym.train.ppo":
+            return None
+        raise
+
+
+def register(sub) -> None:
+    from whygym.train.config import METHOD_CONFIGS
+    from whygym.train.export import ExportArgs
+
+    p = sub.add_parser("train", help="post-train a model: sft, dpo, kto, ppo, grpo; export data for verl/OpenRLHF",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    tsub = p.add_subparsers(dest="method", metavar="METHOD", parser_class=_StrictParser)
+    for method, cls in METHOD_CONFIGS.items():
+        sp = tsub.add_parser(method, help=(cls.__doc__ or "").strip().splitlines()[0],
+                             description=(cls.__doc__ or "").strip(), epilog=_EPILOG)
+        _common(sp, method)
+        _add_fields(sp, cls)
+        sp.set_defaults(func=_run_method, train_method=method, train_cls=cls)
+
+    mod = _ppo_module()
+    ppo_help = "proximal policy optimisation with whygym's verifiable reward (whygym.train.ppo)"
+    sp = tsub.add_parser("ppo", help=ppo_help, epilog=_EPILOG,
+                         description=ppo_help + ("" if mod is not None else
+                                                 ". NOT AVAILABLE in this checkout: whygym/train/ppo.py is missing."))
+    _common(sp, "ppo")
+    if mod is not None and hasattr(mod, "PPOConfig"):
+        _add_fields(sp, mod.PPOConfig)
+    sp.set_defaults(func=_run_ppo)
+
+    sp = tsub.add_parser("export", help="write the RL training set for verl (parquet) or OpenRLHF (JSONL)",
+                         description="Generate training items (held-out twins dropped) and write them for verl or "
+                                     "OpenRLHF; their reward adapters are whygym.train.export.compute_score (verl) "
+                                     "and whygym.train.export.reward_func (OpenRLHF).", epilog=_EPILOG)
+    sp.add_argument("--config", metavar="FILE", default=None, help="YAML file of export settings (optional)")
+    sp.add_argument("--out", required=True, metavar="PATH", help="output file (.parquet for verl, .jsonl for OpenRLHF)")
+    _add_fields(sp, ExportArgs)
+    sp.set_defaults(func=_run_export)
+    p.set_defaults(func=lambda a: (p.print_help(), 0)[1])
+
+
+def _common(sp: argparse.ArgumentParser, method: str) -> None:
+    sp.add_argument("--config", metavar="FILE", default=None, help=f"YAML settings, e.g. configs/{method}.yaml")
+    sp.add_argument("--out", required=True, metavar="DIR",
+                    help="output folder: final/, checkpoints/, train_log.jsonl, train_summary.json")
+    sp.add_argument("--resume", action="store_true", help="continue from the last checkpoint in DIR/checkpoints")
+
+
+def _argv() -> list[str]:
+    return ["whygym"] + sys.argv[1:]
+
+
+def _run_method(args: argparse.Namespace) -> int:
+    from whygym.train.config import load_config
+    from whygym.train.trainers import train
+
+    cfg = load_config(args.train_cls, args.config, _overrides(args), method=args.train_method)
+    s = train(args.train_method, cfg, args.out, resume=args.resume, argv=_argv())
+    _report(s)
+    return 0
+
+
+def _report(s: dict) -> None:
+    keys = ("method", "steps", "wall_s", "mean_step_s", "first_loss", "final_loss", "zero_signal_frac_mean",
+            "final_dir")
+    print(json.dumps({k: s.get(k) for k in keys if k in s}, indent=1))
+
+
+def _run_ppo(args: argparse.Namespace) -> int:
+    mod = _ppo_module()
+    if mod is None or not hasattr(mod, "train_ppo") or not hasattr(mod, "PPOConfig"):
+        raise UserError("PPO is not available in this checkout: whygym/train/ppo.py (train_ppo, PPOConfig) is "
+                        "missing. Use grpo meanwhile: whygym train grpo --config configs/grpo.yaml --out DIR")
+    from whygym.scoring import DEFAULT_WEIGHTS
+    from whygym.train.config import GRPOArgs, load_config
+    from whygym.train.rewards import build_reward
+    from whygym.train.trainers import _to_dataset, build_dataset
+
+    cfg = load_config(mod.PPOConfig, args.config, _overrides(args), method="ppo")
+    # data settings the PPO config may not carry come from the GRPO defaults
+    data_cfg = GRPOArgs(**{f.name: getattr(cfg, f.name) for f in dataclasses.fields(GRPOArgs)
+                           if hasattr(cfg, f.name) and f.name in ("tasks", "n_train", "train_seed", "heldout_n",
+                                                                  "heldout_seed", "nodes", "seed")})
+    rows, report = build_dataset(data_cfg, "ppo")
+    reward = build_reward(getattr(cfg, "reward_weights", None) or DEFAULT_WEIGHTS, num_generations=1)
+    kwargs = {"dataset": _to_dataset(rows, "ppo"), "reward_fn": reward}
+    if "resume" in inspect.signature(mod.train_ppo).parameters:
+        kwargs["resume"] = args.resume
+    elif args.resume:
+        raise UserError("--resume: whygym.train.ppo.train_ppo does not support resuming")
+    s = mod.train_ppo(cfg, args.out, **kwargs) or {}
+    s = {"method": "ppo", "data": report, **s}
+    _report(s)
+    return 0
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from whygym.train.config import load_config
+    from whygym.train.export import ExportArgs, export
+
+    cfg = load_config(ExportArgs, args.config, _overrides(args), method="export")
+    print(json.dumps(export(cfg, args.out), indent=1))
+    return 0

@@ -1,0 +1,394 @@
+"""Training sets from the generator: SFT, DPO, KTO and RL (PPO/GRPO) rows in TRL's conversational format.
+
+No teacher model: every target is the exact engine's derivation of the item.
+
+* :func:`train_items` -- generated training items, with every item that shares a graph and question with
+  the held-out test items dropped (:func:`whygym.tasks.dedup.find_overlap`); the report counts the drops.
+* :func:`render_target` -- the reasoning steps as text followed by the answer JSON on the last line, in the
+  ``calm`` style (the engine's steps as they are), ``spelled`` (arithmetic worked line by line,
+  :mod:`whygym.train.spelled`) or ``answer`` (the JSON alone).
+* :func:`rejected_derivation` -- a derivation with ONE realistic error (``wrong_adjustment_set``: the
+  re-derivation with an empty adjustment/covariate set; ``sign_flip``: the contrast taken the wrong way round;
+  ``wrong_formula``: the estimand of a neighbouring task or the other Tian-Pearl bound; ``arithmetic_slip``:
+  right steps, a digit of the result wrong), or None when the error does not apply to the item.
+* :func:`sft_rows`, :func:`dpo_rows`, :func:`kto_rows`, :func:`rl_rows` -- the rows.
+
+Every row's ``prompt`` is ``[{"role": "user", "content": item.prompt}]``; completions are assistant turns.
+Rows also carry ``id``, ``task`` and ``gold`` (a JSON string), which TRL passes to reward functions.
+
+>>> from whygym.tasks import generate
+>>> items = list(generate(["ATE"], n=2, seed=0))
+>>> rows = sft_rows(items)
+>>> rows[0]["completion"][0]["content"].splitlines()[-1] == items[0].answer
+True
+"""
+
+from __future__ import annotations
+
+import json
+import random as _random
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+from whygym.items import BOUND_TASKS, Item
+from whygym.tasks.core import Derivation, fmt4, sign_conclusion
+from whygym.tasks.dedup import find_overlap
+from whygym.tasks.generate import GenConfig, generate, sample_item
+from whygym.tasks.spec import get_task
+from whygym.train.spelled import spell_steps
+
+__all__ = ["DERIVATION_STYLES", "ERROR_TYPES", "DataReport", "train_items", "heldout_items", "render_target",
+           "rejected_derivation", "sft_rows", "dpo_rows", "kto_rows", "rl_rows", "chat_prompt", "engine_of",
+           "read_policy_samples"]
+
+DERIVATION_STYLES = ("calm", "spelled", "answer")
+ERROR_TYPES = ("wrong_adjustment_set", "sign_flip", "wrong_formula", "arithmetic_slip")
+#: The estimand a confused solver computes instead (wrong_formula); PN/PS swap upper and lower bound.
+_CONFUSED_WITH = {"ATE": "ETT", "ETT": "ATE", "CDE": "ATE", "NDE": "NIE", "NIE": "NDE"}
+
+
+@dataclass
+class DataReport:
+    """What a builder did: counts recorded in ``train_summary.json``."""
+
+    generated: int = 0
+    dropped_overlap: int = 0
+    rows: int = 0
+    skipped: int = 0
+    error_types: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def chat_prompt(item: Item) -> list[dict[str, str]]:
+    return [{"role": "user", "content": item.prompt}]
+
+
+def _assistant(text: str) -> list[dict[str, str]]:
+    return [{"role": "assistant", "content": text}]
+
+
+def _gold_json(item: Item) -> str:
+    return json.dumps(item.gold, sort_keys=True)
+
+
+# ----------------------------------------------------------------------------------------------- items
+def heldout_items(tasks: Sequence[str], n: int, seed: int, config: GenConfig = GenConfig()) -> list[Item]:
+    """The held-out test items (``whygym eval --benchmark gen:TASKS:N:SEED`` evaluates the same ones)."""
+    return list(generate(list(tasks), n=n, seed=seed, config=config)) if n > 0 else []
+
+
+def train_items(tasks: Sequence[str], n: int, seed: int, config: GenConfig = GenConfig(),
+                heldout: Iterable[Item] = (), report: DataReport | None = None) -> list[Item]:
+    """``n`` generated items per task minus those whose graph and question occur in ``heldout``.
+
+    >>> test = heldout_items(["ATE"], 5, seed=1)
+    >>> r = DataReport()
+    >>> len(train_items(["ATE"], 5, seed=1, heldout=test, report=r)), r.dropped_overlap
+    (0, 5)
+    """
+    items = list(generate(list(tasks), n=n, seed=seed, config=config))
+    clash = {it.id for it, _ in find_overlap(list(heldout), items)}
+    kept = [it for it in items if it.id not in clash]
+    if report is not None:
+        report.generated += len(items)
+        report.dropped_overlap += len(clash)
+    return kept
+
+
+def engine_of(item: Item):
+    """(scm, problem) behind a generated item, regenerated from its ``meta`` (seed, index, config), or None
+    when the item was not made by this generator (loaded benchmarks)."""
+    m = item.meta or {}
+    cfg = m.get("config")
+    if not isinstance(cfg, dict) or "seed" not in m or "index" not in m or m.get("suite"):
+        return None
+    try:
+        gc = GenConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items()})
+        again, scm, problem = sample_item(item.task, m["seed"], m["index"], gc)
+    except (TypeError, ValueError, KeyError, RuntimeError):
+        return None
+    return (scm, problem) if again.id == item.id else None
+
+
+# ---------------------------------------------------------------------------------------------- targets
+def render_target(steps: Mapping[str, str] | Sequence[str], answer: str, style: str = "calm",
+                  decimals: int = 4) -> str:
+    """Reasoning text, then the answer JSON alone on the last line.
+
+    >>> print(render_target({"Step 1": "ATE=0.5-0.25=0.25"}, '{"PROB": "0.2500"}', "spelled"))
+    Step 1: ATE=0.5-0.25=0.25
+    Work: 0.5-0.25 = 0.25
+    rounded to 2 decimals: 0.25
+    {"PROB": "0.2500"}
+    """
+    if style not in DERIVATION_STYLES:
+        raise ValueError(f"unknown derivation style {style!r}; use one of {', '.join(DERIVATION_STYLES)}")
+    if style == "answer":
+        return answer
+    if isinstance(steps, Mapping):
+        names, texts = list(steps), [str(v) for v in steps.values()]
+    else:
+        names, texts = [f"Step {i + 1}" for i in range(len(steps))], [str(s) for s in steps]
+    if style == "spelled":
+        texts = spell_steps(texts, decimals)
+    body = "\n".join(f"{n}: {t}" for n, t in zip(names, texts))
+    return f"{body}\n{answer}" if body else answer
+
+
+def _answer_json(task: str, value: float, label: str | None, decimals: int = 4) -> str:
+    if get_task(task).yesno:
+        return json.dumps({"ANSWER": "Yes" if label == "yes" else "No", "PROB": fmt4(value, decimals)})
+    return json.dumps({"PROB": fmt4(value, decimals)})
+
+
+def _steps_with_values(d: Derivation, look, ids, decimals: int) -> dict[str, str]:
+    steps = dict(d.steps)
+    if "Step 5" in steps and steps["Step 5"] is None:
+        steps["Step 5"] = "\t".join(f"{t.text(ids)}={fmt4(v, decimals)}" for t, v in look.used)
+    return steps
+
+
+def _rederive(item: Item, engine, task: str | None = None, query_patch: dict | None = None,
+              sets: list[int] | None = None):
+    """Derive again with a changed estimand, query or adjustment sets. Stated numbers are read from the
+    prompt; a number the wrong formula needs but the prompt lacks comes from the same SCM (as a solver
+    who assumes it would)."""
+    from whygym.tasks.core import Problem, SCMLookup, parse_term_key
+
+    scm, p0 = engine
+    decimals = int((item.meta.get("config") or {}).get("decimals", 4))
+    q = dict(p0.query)
+    q.update(query_patch or {})
+    p = Problem(task or p0.task, p0.dag, p0.names, p0.values, q, ids=list(p0.ids))
+    look = SCMLookup(scm, p.ids, decimals)
+    for k, v in item.given.items():
+        t = parse_term_key(k, p.ids)
+        look.stated[t.key] = (t, float(v))
+    kw = {"sets": sets} if sets is not None else {}
+    d = get_task(p.task).derive(p, look, exhaustive=False, decimals=decimals, **kw)
+    return d, _steps_with_values(d, look, p.ids, decimals), decimals
+
+
+def _value_text_swap(steps: dict[str, str], old: str, new: str, task: str, value: float, decimals: int,
+                     label: str | None) -> dict[str, str] | None:
+    """Replace the result in the last arithmetic step and redo the conclusion (arithmetic slip)."""
+    keys = list(steps)
+    out = dict(steps)
+    yesno = get_task(task).yesno
+    calc_key = keys[-2] if yesno and len(keys) >= 2 else keys[-1]
+    text = out[calc_key]
+    pos = text.rfind("=" + old)
+    if pos < 0:
+        return None
+    out[calc_key] = text[:pos] + "=" + new + text[pos + 1 + len(old):]
+    if yesno:
+        out[keys[-1]] = sign_conclusion(task, value, decimals)[0]
+    return out
+
+
+def rejected_derivation(item: Item, error: str, rng: _random.Random | None = None,
+                        engine=None) -> tuple[dict[str, str], str] | None:
+    """(steps, answer JSON) of a derivation with one error of kind ``error`` (see :data:`ERROR_TYPES`), or None
+    when it does not apply (no arithmetic in a structural-zero item, an empty adjustment set already, ...) or
+    when the error happens to leave the answer right."""
+    if error not in ERROR_TYPES:
+        raise ValueError(f"unknown error type {error!r}; use one of {', '.join(ERROR_TYPES)}")
+    rng = rng or _random.Random(0)
+    if item.meta.get("structural_zero") or "prob" not in item.gold:
+        return None
+    task = item.task.upper()
+    engine = engine if engine is not None else engine_of(item)
+    gold = float(item.gold["prob"])
+    try:
+        if error == "arithmetic_slip":
+            decimals = int((item.meta.get("config") or {}).get("decimals", 4))
+            for _ in range(10):
+                delta = rng.choice((1, 2, 3, 5, 7, 9)) * 10.0 ** -rng.choice((2, 3, 4)) * rng.choice((-1, 1))
+                v = round(gold, decimals) + delta
+                if task in BOUND_TASKS and not 0.0 <= v <= 1.0:
+                    continue
+                if fmt4(v, decimals) != fmt4(gold, decimals):
+                    break
+            else:
+                return None
+            label = sign_conclusion(task, v, decimals)[1] if get_task(task).yesno else None
+            steps = _value_text_swap(dict(item.reason), fmt4(gold, decimals), fmt4(v, decimals), task, v,
+                                     decimals, label)
+            if steps is None:
+                return None
+            return steps, _answer_json(task, v, label, decimals)
+        if engine is None:
+            return None
+        if error == "wrong_adjustment_set":
+            # the naive contrast (no adjustment) first, then adjusting for one wrong node (a mediator,
+            # a collider, a descendant of the treatment): the errors the deconfounding suite probes
+            p = engine[1]
+            q = p.query
+            cands = [0] + [1 << i for i in range(p.dag.n) if i not in (q["treatment"], q["outcome"])
+                           and i not in (q.get("fixed") or {})]
+            for z in cands:
+                try:
+                    d, steps, decimals = _rederive(item, engine, sets=[z])
+                except (LookupError, ValueError, ZeroDivisionError):
+                    continue
+                if not d.structural_zero and fmt4(d.value, decimals) != fmt4(gold, decimals):
+                    break
+            else:
+                return None
+        elif error == "sign_flip":
+            if task in BOUND_TASKS:
+                return None
+            d, steps, decimals = _rederive(item, engine, query_patch={"x": 1 - int(engine[1].query["x"])})
+        else:  # wrong_formula
+            if task in BOUND_TASKS:
+                other = "lower" if engine[1].query.get("bound") == "upper" else "upper"
+                d, steps, decimals = _rederive(item, engine, query_patch={"bound": other})
+            else:
+                patch = {}
+                if _CONFUSED_WITH[task] == "ETT":
+                    patch["x_factual"] = 1 - int(engine[1].query["x"])
+                d, steps, decimals = _rederive(item, engine, task=_CONFUSED_WITH[task], query_patch=patch)
+    except (LookupError, ValueError, ZeroDivisionError):
+        return None
+    if d.structural_zero or fmt4(d.value, decimals) == fmt4(gold, decimals):
+        return None
+    return steps, _answer_json(task, d.value, d.label, decimals)
+
+
+# ------------------------------------------------------------------------------------------------- rows
+def _base(item: Item) -> dict[str, Any]:
+    return {"id": item.id, "task": item.task, "gold": _gold_json(item), "prompt": chat_prompt(item)}
+
+
+def _chosen_text(item: Item, style: str) -> str:
+    decimals = int((item.meta.get("config") or {}).get("decimals", 4))
+    return render_target(item.reason, item.answer, style, decimals)
+
+
+def sft_rows(items: Iterable[Item], style: str = "calm", report: DataReport | None = None) -> list[dict]:
+    """Prompt-completion rows: the item's derivation in ``style`` ending with its answer JSON."""
+    rows = [{**_base(it), "completion": _assistant(_chosen_text(it, style))} for it in items]
+    if report is not None:
+        report.rows += len(rows)
+    return rows
+
+
+def _is_wrong(text: str, item: Item) -> bool:
+    from whygym.scoring import score
+
+    return score(text, item.gold, item.task).outcome == "wrong"
+
+
+def _pick_rejected(item: Item, errors: Sequence[str], rng: _random.Random, style: str,
+                   policy: Sequence[str] = ()) -> tuple[str, str] | None:
+    """(rejected text, error label): the policy's own wrong sample if one is given, else a derivation
+    with one error (the types tried in random order)."""
+    for s in policy:
+        if _is_wrong(s, item):
+            return s, "policy_sample"
+    engine = engine_of(item) if any(e != "arithmetic_slip" for e in errors) else None
+    order = list(errors)
+    rng.shuffle(order)
+    decimals = int((item.meta.get("config") or {}).get("decimals", 4))
+    for err in order:
+        got = rejected_derivation(item, err, rng, engine=engine)
+        if got is None:
+            continue
+        text = render_target(got[0], got[1], style, decimals)
+        if _is_wrong(text, item):
+            return text, err
+    return None
+
+
+def read_policy_samples(path: str) -> dict[str, list[str]]:
+    """Completions by item id from a ``samples.jsonl`` written by ``whygym eval`` (or any JSONL with ``id``
+    and ``completion``/``text``/``output``)."""
+    out: dict[str, list[str]] = {}
+    with open(path, encoding="utf-8") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"{path}:{lineno}: not JSON ({e})") from None
+            key = rec.get("id") or rec.get("item_id")
+            text = next((rec[k] for k in ("completion", "text", "output", "response") if isinstance(rec.get(k), str)),
+                        None)
+            if key is None or text is None:
+                raise ValueError(f"{path}:{lineno}: needs an 'id' and a 'completion' (or 'text') field")
+            out.setdefault(str(key), []).append(text)
+    return out
+
+
+def dpo_rows(items: Iterable[Item], style: str = "calm", errors: Sequence[str] = ERROR_TYPES,
+             policy_samples: Mapping[str, Sequence[str]] | None = None, seed: int = 0,
+             report: DataReport | None = None) -> list[dict]:
+    """Preference rows: chosen = the correct derivation; rejected = the policy's own wrong sample where
+    ``policy_samples`` (by item id) has one, else a derivation with one error. ``error_type`` says which.
+    Items for which no error applies (structural zeros) are skipped and counted."""
+    rng = _random.Random(f"dpo|{seed}")
+    rows = []
+    for it in items:
+        got = _pick_rejected(it, errors, rng, style, (policy_samples or {}).get(it.id, ()))
+        if got is None:
+            if report is not None:
+                report.skipped += 1
+            continue
+        text, err = got
+        rows.append({**_base(it), "chosen": _assistant(_chosen_text(it, style)), "rejected": _assistant(text),
+                     "error_type": err})
+        if report is not None:
+            report.error_types[err] = report.error_types.get(err, 0) + 1
+    if report is not None:
+        report.rows += len(rows)
+    return rows
+
+
+def kto_rows(items: Iterable[Item], style: str = "calm", desirable_ratio: float = 1.0,
+             errors: Sequence[str] = ERROR_TYPES, policy_samples: Mapping[str, Sequence[str]] | None = None,
+             seed: int = 0, report: DataReport | None = None) -> list[dict]:
+    """Unpaired rows (``label`` True = desirable) with ``desirable_ratio`` desirable rows per undesirable one
+    (1.0: 1:1). Each item gives one row; items are split between the two kinds to meet the ratio exactly
+    (as far as the rounding of counts allows), so an item never appears with both labels."""
+    if not desirable_ratio > 0:
+        raise ValueError(f"desirable_ratio must be > 0, got {desirable_ratio}")
+    items = list(items)
+    rng = _random.Random(f"kto|{seed}")
+    order = list(range(len(items)))
+    rng.shuffle(order)
+    n_und_target = int(len(items) / (1.0 + desirable_ratio))
+    und: list[dict] = []
+    used: set[int] = set()
+    for k in order:
+        if len(und) >= n_und_target:
+            break
+        it = items[k]
+        got = _pick_rejected(it, errors, rng, style, (policy_samples or {}).get(it.id, ()))
+        if got is None:
+            continue
+        used.add(k)
+        und.append({**_base(it), "completion": _assistant(got[0]), "label": False, "error_type": got[1]})
+        if report is not None:
+            report.error_types[got[1]] = report.error_types.get(got[1], 0) + 1
+    n_des = int(round(len(und) * desirable_ratio))
+    des = [{**_base(items[k]), "completion": _assistant(_chosen_text(items[k], style)), "label": True,
+            "error_type": ""} for k in order if k not in used][:n_des]
+    if len(des) < n_des and report is not None:
+        report.notes.append(f"kto: only {len(des)} desirable rows for {n_des} wanted; generate more items")
+    rows = des + und
+    rng.shuffle(rows)
+    if report is not None:
+        report.rows += len(rows)
+    return rows
+
+
+def rl_rows(items: Iterable[Item], report: DataReport | None = None) -> list[dict]:
+    """Prompt rows for PPO/GRPO with ``gold`` (JSON string) and ``task`` for the verifiable reward."""
+    rows = [_base(it) for it in items]
+    if report is not None:
+        report.rows += len(rows)
+    return rows
