@@ -1,74 +1,109 @@
-"""Generation and scoring throughput of the transformers backend on the default model.
+"""Evaluation throughput: whygym's batched transformers backend vs a plain per-item ``model.generate`` loop.
 
-Run:  HF_HUB_OFFLINE=1 .venv/bin/python bench/eval_throughput.py [--n 8] [--max-new-tokens 64] [--bf16]
+Run:  HF_HUB_OFFLINE=1 .venv/bin/python bench/eval_throughput.py [--per-task 8] [--max-new-tokens 128]
+                                                                [--batch-size 16] [--bf16]
 
-Prompts: the first N CauGym `base` problems (CaLM prompts, ~300 tokens after the chat template with the
-default system prompt), or synthetic ones of that size when the reference data is absent. Greedy decoding,
-same prompts, batch size 1 (unbatched) against batch size N (left-padded). Tokens/s counts the tokens each
-completion kept (up to and including EOS); a batch keeps stepping until its longest row ends, so rows that
-stop early cost time they do not report. Prints a table, precision included (bf16 changes the numbers).
+Items: the first ``--per-task`` items of each of the seven tasks of ``calm-lite:probability-en`` (8 -> 56
+items), the CaLM prompts as ``whygym eval`` sends them. Model: the default SmolLM2-135M-Instruct (fp32 unless
+``--bf16``), loaded once and shared by both contenders, greedy decoding, the same ``max_new_tokens``.
+
+* batched: ``TransformersBackend.generate`` over all prompts (length-sorted, left-padded batches of
+  ``--batch-size``); no response cache, so the figure is pure generation.
+* per-item: for each prompt, the chat template, ``model.generate(do_sample=False)`` at batch size 1, decode.
+
+Both runs must give the same extracted answer (``whygym.scoring.extract(...).final``) on every item: the
+script exits with status 1 otherwise. Prints items/s of each, the ratio (goal >= 4x), tokens/s, and how many
+raw texts are byte-identical (float ties may flip a token after which texts diverge yet still end in the
+same answer). A batch keeps stepping until its longest row stops, so its rows that stop early cost time.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
+import sys
 import time
-from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "caugym" / "base_dataset.json"
+
+def answer_key(text: str):
+    from whygym.scoring import extract
+
+    a = extract(text).final
+    return None if a is None else (a.label, a.prob)
 
 
-def load_prompts(n: int) -> list[str]:
-    if DATA.is_file():
-        return [d["problem"] for d in json.loads(DATA.read_text())[:n]]
-    base = ("Input Info: Imagine a self-contained, hypothetical world with only the following conditions: "
-            "A has a direct effect on B. B has a direct effect on C. ")
-    return [base * 12 + f"Question {i}: does A cause C? Answer yes or no." for i in range(n)]
+def per_item_loop(model, tok, prompts: list[str], max_new_tokens: int, bf16: bool) -> list[tuple[str, int]]:
+    """The plain way: one prompt at a time through ``model.generate``; returns (text, completion tokens)."""
+    import contextlib
+
+    import torch
+
+    eos = tok.eos_token_id
+    out = []
+    for p in prompts:
+        text = tok.apply_chat_template([{"role": "user", "content": p}], tokenize=False, add_generation_prompt=True)
+        ids = tok(text, add_special_tokens=False, return_tensors="pt")
+        ctx = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+        with torch.inference_mode(), ctx:
+            gen = model.generate(**ids, max_new_tokens=max_new_tokens, do_sample=False,
+                                 eos_token_id=model.generation_config.eos_token_id or eos,
+                                 pad_token_id=tok.pad_token_id if tok.pad_token_id is not None else eos)
+        new = gen[0, ids["input_ids"].shape[1]:].tolist()
+        out.append((tok.decode(new, skip_special_tokens=True), len(new)))
+    return out
 
 
-def main() -> None:
+def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--n", type=int, default=8, help="prompts (and the batched batch size)")
-    ap.add_argument("--max-new-tokens", type=int, default=64)
-    ap.add_argument("--bf16", action="store_true", help="also measure bf16 autocast")
+    ap.add_argument("--per-task", type=int, default=8, help="items per task (7 tasks)")
+    ap.add_argument("--max-new-tokens", type=int, default=128)
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--bf16", action="store_true", help="bf16 autocast for both contenders")
     args = ap.parse_args()
 
     import torch
 
-    from whygym.models import TransformersBackend, ensure_default_model
+    from whygym.eval import load_items
+    from whygym.models import TransformersBackend
+
+    items = load_items("calm-lite:probability-en", per_task=args.per_task)
+    prompts = [it.prompt for it in items]
+    t0 = time.perf_counter()
+    be = TransformersBackend("default", batch_size=args.batch_size, bf16=args.bf16)
+    print(f"{len(items)} items ({args.per_task} per task) of calm-lite:probability-en; default model loaded in "
+          f"{time.perf_counter() - t0:.1f} s; greedy, max_new_tokens={args.max_new_tokens}, "
+          f"{'bf16 autocast' if args.bf16 else 'fp32'}, torch threads {torch.get_num_threads()}", flush=True)
 
     t0 = time.perf_counter()
-    path = ensure_default_model(verbose=True)
-    print(f"default model ready in {time.perf_counter() - t0:.1f} s ({path})")
-    prompts = load_prompts(args.n)
-    rows = []
-    for bf16 in ([False, True] if args.bf16 else [False]):
-        be = TransformersBackend(path, batch_size=1, bf16=bf16)
-        n_prompt = [len(x) for x in be.chat_ids(prompts)]
-        be.generate(prompts[:1], max_new_tokens=4)  # warm-up
-        for bs in (1, args.n):
-            be.batch_size = bs
-            t = time.perf_counter()
-            res = be.generate(prompts, max_new_tokens=args.max_new_tokens)
-            dt = time.perf_counter() - t
-            toks = sum(r[0].n_completion_tokens for r in res)
-            rows.append((be.config["precision"], bs, sum(n_prompt) / len(n_prompt), toks, dt, toks / dt))
-        t = time.perf_counter()
-        be.batch_size = args.n
-        be.next_token_logprobs(prompts, ["Yes", "No"])
-        dt = time.perf_counter() - t
-        rows.append((be.config["precision"], f"{args.n} (yes/no scoring)", sum(n_prompt) / len(n_prompt), len(prompts), dt,
-                     len(prompts) / dt))
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, max_new_tokens {args.max_new_tokens}")
-    print("| precision | batch | mean prompt tokens | tokens (items) | seconds | tokens/s (items/s) |")
-    print("| --- | --- | --- | --- | --- | --- |")
-    for prec, bs, mp, toks, dt, rate in rows:
-        print(f"| {prec} | {bs} | {mp:.0f} | {toks} | {dt:.1f} | {rate:.1f} |")
+    batched = [s[0] for s in be.generate(prompts, max_new_tokens=args.max_new_tokens)]
+    t_batched = time.perf_counter() - t0
+    print(f"batched (batch {args.batch_size}): {t_batched:.1f} s", flush=True)
+
+    t0 = time.perf_counter()
+    loop = per_item_loop(be.model, be.tokenizer, prompts, args.max_new_tokens, args.bf16)
+    t_loop = time.perf_counter() - t0
+    print(f"per-item loop: {t_loop:.1f} s", flush=True)
+
+    tok_b = sum(g.n_completion_tokens for g in batched)
+    tok_l = sum(n for _, n in loop)
+    same_answer = [answer_key(g.text) == answer_key(t) for g, (t, _) in zip(batched, loop)]
+    same_text = sum(g.text == t for g, (t, _) in zip(batched, loop))
+    rate_b, rate_l = len(items) / t_batched, len(items) / t_loop
+    print()
+    print(f"| contender | seconds | items/s | completion tokens/s |")
+    print(f"| --- | --- | --- | --- |")
+    print(f"| whygym batched (batch {args.batch_size}) | {t_batched:.1f} | {rate_b:.3f} | {tok_b / t_batched:.1f} |")
+    print(f"| plain per-item model.generate | {t_loop:.1f} | {rate_l:.3f} | {tok_l / t_loop:.1f} |")
+    print(f"\nspeed-up (items/s ratio): {rate_b / rate_l:.2f}x  (goal >= 4x)")
+    print(f"identical extracted answers: {sum(same_answer)}/{len(items)}; identical raw texts: {same_text}/{len(items)}")
+    if not all(same_answer):
+        bad = [it.id for it, ok in zip(items, same_answer) if not ok]
+        print(f"FAIL: extracted answers differ on {bad}", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import time
@@ -283,6 +284,9 @@ def run_eval(cfg: EvalConfig, *, backend: Any = None, argv: Sequence[str] | None
     cache_path = Path(cfg.cache).expanduser() if cfg.cache else out_dir / "cache.sqlite"
     cache = ResponseCache(cache_path)
     temperature = cfg.resolved_temperature()
+    if cfg.samples > 1 and temperature == 0:
+        print(f"whygym eval: warning: --samples {cfg.samples} with --temperature 0 (greedy) gives {cfg.samples} "
+              "identical samples; pass --temperature > 0 to sample", file=sys.stderr)
     gen_kw = dict(max_new_tokens=cfg.max_new_tokens, temperature=temperature, top_p=cfg.top_p,
                   n=cfg.samples, seed=cfg.seed, system=cfg.system)
     try:
@@ -337,6 +341,8 @@ def run_eval(cfg: EvalConfig, *, backend: Any = None, argv: Sequence[str] | None
         "environment": environment(),
         "run": {
             "argv": list(argv) if argv is not None else None,
+            "command": shlex.join(argv) if argv is not None else None,
+            "sys_argv": list(sys.argv),
             "out": str(out_dir), "cache": str(cache_path), "started_utc": started,
             "wall_seconds": wall, "generation_seconds": gen_seconds,
             "items_per_second": n_items / wall if wall > 0 else None,

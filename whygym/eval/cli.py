@@ -8,7 +8,6 @@ Example::
 from __future__ import annotations
 
 import argparse
-import sys
 
 from whygym.eval._sources import SOURCE_HELP
 
@@ -54,6 +53,23 @@ def _run(args: argparse.Namespace) -> int:
                      samples=args.samples, match=args.match, max_new_tokens=args.max_new_tokens,
                      batch_size=args.batch_size, temperature=args.temperature, top_p=args.top_p, seed=args.seed,
                      system=args.system, bf16=args.bf16, cache=args.cache)
-    run_eval(cfg, argv=["whygym"] + sys.argv[1:] if sys.argv and sys.argv[0] else None,
-             progress=not args.no_progress)
+    run_eval(cfg, argv=command_line(args), progress=not args.no_progress)
     return 0
+
+
+def command_line(args: argparse.Namespace) -> list[str]:
+    """The parsed command as an argument list (every option spelled out, defaults included), so the record
+    is exact however the command was typed or called (``whygym eval``, ``python -m whygym.eval``, tests)."""
+    argv = ["whygym", "eval"]
+    for key, value in vars(args).items():
+        if key in ("command", "func") or value is None or value is False:
+            continue
+        flag = "--" + key.replace("_", "-")
+        if value is True:
+            argv.append(flag)
+        elif isinstance(value, list):
+            for v in value:
+                argv += [flag, str(v)]
+        else:
+            argv += [flag, str(value)]
+    return argv

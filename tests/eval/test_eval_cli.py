@@ -1,0 +1,103 @@
+"""`whygym eval` through the real CLI entry: sources (names, gen:, suite:, paths), files written, clear errors
+with exit code 2."""
+
+import json
+import os
+
+import pytest
+
+from whygym.cli import UserError, main
+from whygym.eval import load_items
+
+ANSWER = 'mock:text={"ANSWER": "Yes", "PROB": "0.5000"}'
+
+
+def run(argv, capsys):
+    rc = main(argv)
+    cap = capsys.readouterr()
+    return rc, cap.out, cap.err
+
+
+def test_cli_writes_results_and_samples(tmp_path, capsys):
+    out = tmp_path / "o"
+    argv = ["eval", "--model", ANSWER, "--benchmark", "gen:ATE,PN:3:1", "--benchmark", "caugym:base",
+            "--limit", "4", "--out", str(out), "--no-progress"]
+    rc, stdout, _ = run(argv, capsys)
+    assert rc == 0
+    assert "gen:ATE,PN:3:1" in stdout and "caugym:base" in stdout and "ALL" in stdout  # the table
+    doc = json.loads((out / "results.json").read_text())
+    argv = doc["run"]["argv"]
+    assert argv[:2] == ["whygym", "eval"] and "--no-progress" in argv and argv.count("--benchmark") == 2
+    assert "--max-new-tokens" in argv and main(argv[1:]) == 0  # the record reruns as is (from the cache)
+    capsys.readouterr()
+    assert doc["config"]["match"] == "strict" and doc["config"]["n_items"] == {"gen:ATE,PN:3:1": 4,
+                                                                               "caugym:base": 4}
+    assert doc["model"]["spec"] == ANSWER and doc["model"]["config"]["backend"] == "mock"
+    env = doc["environment"]
+    assert env["whygym"] and env["torch"].startswith("2.13.0") and env["transformers"] == "5.23.0"
+    assert env["git"] is None or len(env["git"]["revision"]) == 40
+    o = doc["results"]["overall"]
+    assert o["n"] == 8 and o["prompt_tokens"] > 0 and o["completion_tokens"] == 8 * 5
+    assert doc["run"]["items_per_second"] > 0 and doc["run"]["wall_seconds"] > 0
+    lines = [json.loads(x) for x in (out / "samples.jsonl").read_text().splitlines()]
+    assert len(lines) == 8
+    assert set(lines[0]) >= {"id", "task", "benchmark", "prompt", "output", "extracted", "gold", "outcome", "tokens"}
+    assert os.path.exists(out / "cache.sqlite")
+
+
+def test_gen_all_and_per_task(tmp_path):
+    items = load_items("gen:all:2:5")
+    assert len(items) == 14 and {it.task for it in items} == {"ATE", "CDE", "ETT", "NDE", "NIE", "PN", "PS"}
+    calm = load_items("calm-lite:probability-en", per_task=2)
+    assert len(calm) == 14 and all(sum(it.task == t for it in calm) == 2 for t in {it.task for it in calm})
+
+
+@pytest.mark.parametrize("bench, needle", [
+    ("calm-lyte:probability-en", "did you mean 'calm-lite'"),
+    ("caugym:rephrazed", "rephrased"),
+    ("gen:ATE:10", "gen:TASKS:N:SEED"),
+    ("gen:ATX:10:0", "did you mean ATE"),
+    ("gen:ATE:ten:0", "N must be an integer"),
+    ("no/such/file.json", "no such file"),
+])
+def test_bad_benchmark_is_a_clear_error(tmp_path, capsys, bench, needle):
+    rc, _, err = run(["eval", "--model", ANSWER, "--benchmark", bench, "--out", str(tmp_path)], capsys)
+    assert rc == 2 and needle in err and "--benchmark" in err
+
+
+def test_suite_spec(tmp_path, capsys):
+    try:
+        import whygym.tasks.suites  # noqa: F401
+    except ModuleNotFoundError:
+        rc, _, err = run(["eval", "--model", ANSWER, "--benchmark", "suite:rephrased:2:0", "--out", str(tmp_path)],
+                         capsys)
+        assert rc == 2 and "whygym.tasks.suites" in err
+        return
+    rc, _, err = run(["eval", "--model", ANSWER, "--benchmark", "suite:no-such-suite:2:0", "--out", str(tmp_path)],
+                     capsys)
+    assert rc == 2 and "suite" in err
+
+
+def test_bad_model_dir_is_a_clear_error(tmp_path, capsys):
+    empty = tmp_path / "ckpt"
+    empty.mkdir()
+    rc, _, err = run(["eval", "--model", str(empty), "--benchmark", "gen:ATE:1:0", "--out", str(tmp_path / "o")],
+                     capsys)
+    assert rc == 2 and "config.json" in err
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text("{not json")
+    rc, _, err = run(["eval", "--model", str(broken), "--benchmark", "gen:ATE:1:0", "--out", str(tmp_path / "o")],
+                     capsys)
+    assert rc == 2 and "cannot load it" in err and str(broken) in err
+
+
+def test_bad_options(tmp_path, capsys):
+    rc, _, err = run(["eval", "--model", ANSWER, "--benchmark", "gen:ATE:1:0", "--samples", "0",
+                      "--out", str(tmp_path)], capsys)
+    assert rc == 2 and "--samples" in err
+    with pytest.raises(UserError, match="--bf16"):
+        from whygym.eval import EvalConfig, run_eval
+
+        run_eval(EvalConfig(model=ANSWER, benchmarks=["gen:ATE:1:0"], out=str(tmp_path), bf16=True),
+                 progress=False, echo=None)
