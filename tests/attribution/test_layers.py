@@ -83,3 +83,13 @@ def test_lora_target_names_exist(tiny):
     for m in component_modules(model):
         for t in lora_targets_for(m):
             assert isinstance(names[t], torch.nn.Linear)
+
+
+def test_bf16_autocast_option(tiny):
+    from whygym.attribution import layers
+
+    model, tok = tiny
+    res = layer_attribution(model, tok, ITEMS[:1], counterfactuals=CFS[:1], n_boot=10, bf16=True)
+    assert res["precision"] == "bf16-autocast" and layers._AUTOCAST["on"] is False
+    assert _hook_count(model) == 0
+    assert all(row["patching"]["n"] == 1 for row in res["rows"])

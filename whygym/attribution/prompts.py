@@ -168,31 +168,20 @@ def evaluate_arms(arm_items: dict[tuple[int, ...], list[Item]], design: Design, 
         except ImportError as e:  # the harness is optional for this module
             info["harness_error"] = f"{type(e).__name__}: {e}"
             run_eval = None
+    done = False
     if run_eval is not None and out_dir is not None:
-        info["path"] = "whygym.eval.run_eval"
-        arm_dir = Path(out_dir) / "arms"
-        specs = []
-        for arm in arms:
-            f = arm_dir / f"{''.join(map(str, arm))}.jsonl"
-            write_jsonl(arm_items[arm], f)
-            specs.append(str(f))
-        cfg = EvalConfig(model=getattr(backend, "name", "backend"), benchmarks=specs, out=str(Path(out_dir) / "eval"),
-                         max_new_tokens=max_new_tokens, batch_size=batch_size, cache=str(cache_path))
-        doc = run_eval(cfg, backend=backend, progress=progress, echo=None)
-        by_key = {}
-        with open(Path(out_dir) / "eval" / "samples.jsonl", encoding="utf-8") as fh:
-            for line in fh:
-                r = json.loads(line)
-                by_key[(r["benchmark"], r["id"])] = r
-        for arm, spec in zip(arms, specs):
-            recs = [by_key[(spec, it.id)] for it in arm_items[arm]]
-            metrics["correct"][labels[arm]] = np.array([float(r["outcome"] == "correct") for r in recs])
-            metrics["label"][labels[arm]] = np.array([float("nan") if r["label_correct"] is None
-                                                      else float(bool(r["label_correct"])) for r in recs])
-            outputs[labels[arm]] = [r["output"] for r in recs]
-        info["samples_from_cache"] = doc["run"].get("samples_from_cache")
-        info["samples_generated"] = doc["run"].get("samples_generated")
-    else:
+        try:
+            _via_harness(run_eval, EvalConfig, arm_items, arms, labels, backend, out_dir, cache_path,
+                         max_new_tokens, batch_size, progress, metrics, outputs, info)
+            info["path"] = "whygym.eval.run_eval"
+            done = True
+        except (KeyError, TypeError, ValueError, OSError) as e:
+            # The harness is another package's API: if it changed shape, fall back to the same cache directly.
+            info["harness_error"] = f"{type(e).__name__}: {e}"
+            for m in metrics.values():
+                m.clear()
+            outputs.clear()
+    if not done:
         info["path"] = "CachedBackend+score"
         cache = ResponseCache(cache_path)
         try:
@@ -231,6 +220,33 @@ def evaluate_arms(arm_items: dict[tuple[int, ...], list[Item]], design: Design, 
         metrics.pop("loglik")
     info["outputs"] = outputs
     return metrics, info
+
+
+def _via_harness(run_eval, EvalConfig, arm_items, arms, labels, backend, out_dir, cache_path, max_new_tokens,
+                 batch_size, progress, metrics, outputs, info) -> None:
+    """Evaluate every arm with :func:`whygym.eval.run_eval`: one benchmark file per arm, one shared cache."""
+    arm_dir = Path(out_dir) / "arms"
+    specs = []
+    for arm in arms:
+        f = arm_dir / f"{''.join(map(str, arm))}.jsonl"
+        write_jsonl(arm_items[arm], f)
+        specs.append(str(f))
+    cfg = EvalConfig(model=getattr(backend, "name", "backend"), benchmarks=specs, out=str(Path(out_dir) / "eval"),
+                     max_new_tokens=max_new_tokens, batch_size=batch_size, cache=str(cache_path))
+    doc = run_eval(cfg, backend=backend, progress=progress, echo=None)
+    by_key = {}
+    with open(Path(out_dir) / "eval" / "samples.jsonl", encoding="utf-8") as fh:
+        for line in fh:
+            r = json.loads(line)
+            by_key[(r["benchmark"], r["id"])] = r
+    for arm, spec in zip(arms, specs):
+        recs = [by_key[(spec, it.id)] for it in arm_items[arm]]
+        metrics["correct"][labels[arm]] = np.array([float(r["outcome"] == "correct") for r in recs])
+        metrics["label"][labels[arm]] = np.array([float("nan") if r["label_correct"] is None
+                                                  else float(bool(r["label_correct"])) for r in recs])
+        outputs[labels[arm]] = [r["output"] for r in recs]
+    info["samples_from_cache"] = doc["run"].get("samples_from_cache")
+    info["samples_generated"] = doc["run"].get("samples_generated")
 
 
 def _study_block(scores: dict[str, Any], design: Design, y: np.ndarray, n_boot: int, seed: int) -> dict[str, Any]:
