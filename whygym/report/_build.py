@@ -290,7 +290,9 @@ def _accuracy_section(found: Found, img: _Images) -> str:
             row = [f"<b>{esc(t)}</b>" if t == "ALL" else esc(t)] + [_block_cell(block(r, t)) for r in rs]
             row += [_delta_cell(block(b, t), block(a, t)) for _, b, a in bench_pairs]
             rows.append(row)
-        out.append(f'<div class="pair">{fig}<div>{_table(head, rows, "acc")}')
+        # side by side while the table is narrow; a wide table goes under the plot
+        out.append(f'<div class="{"pair" if len(rs) + len(bench_pairs) <= 3 else "stack"}">{fig}<div>'
+                   f'{_table(head, rows, "acc")}')
         macro = [f"{esc(r.label)}: {pct((r.doc['results']['benchmarks'][bench]).get('macro_accuracy'))}" for r in rs]
         out.append(f'<p class="note">accuracy % [95% Wilson interval], n = item-sample pairs; change in '
                    f'percentage points (after − before). Macro accuracy (mean over tasks): {"; ".join(macro)}.</p>'
@@ -350,11 +352,21 @@ def _training_section(found: Found, img: _Images) -> str:
     runs = []
     for i, t in enumerate(found.trains):
         series, used = _train_series(t)
+        titles = {k: f"{title} ({used[k]})" for k, title in _TRAIN_PANELS
+                  if k in used and used[k] not in ("reward", "loss", "zero_signal_frac")}
         runs.append({"label": t.label, "color": _plots.PALETTE[i % len(_plots.PALETTE)], "series": series,
-                     "used": used, "run": t})
-    if any(r["series"] for r in runs):
-        out.append(img.add("training-curves", _plots.training_curves(runs, _TRAIN_PANELS),
-                           "training curves: reward, loss and fraction of zero-signal groups per step"))
+                     "used": used, "titles": titles, "run": t})
+    comparable = [(k, t) for k, t in _TRAIN_PANELS if k != "loss" and sum(k in r["series"] for r in runs) >= 2]
+    if comparable:
+        out.append("<h3>All runs</h3>" + img.add(
+            "training-compare", _plots.training_curves(runs, comparable, per_run=False),
+            "training runs overlaid: " + ", ".join(t for _, t in comparable)))
+    shown = [r for r in runs if r["series"]]
+    if shown:
+        if comparable:
+            out.append("<h3>Each run</h3>")
+        out.append(img.add("training-curves", _plots.training_curves(shown, _TRAIN_PANELS),
+                           "training curves: reward, loss and fraction of zero-signal groups per step, per run"))
     else:
         out.append(_none("The training logs hold no per-step reward, loss or zero-signal values yet."))
     for r in runs:

@@ -89,44 +89,56 @@ def accuracy_bars(categories: Sequence[str], series: Sequence[dict[str, Any]], t
     return _png(fig)
 
 
-def training_curves(runs: Sequence[dict[str, Any]], panels: Sequence[tuple[str, str]]) -> bytes:
-    """One panel per metric (``(key, title)`` in ``panels``), one line per training run.
+def _curve_panel(ax, runs: Sequence[dict[str, Any]], key: str, title: str, fraction: bool) -> None:
+    _style(ax)
+    ax.set_title(title, loc="left", fontsize=10, color=_INK, fontweight="bold")
+    ax.set_xlabel("step", fontsize=8.5, color=_INK)
+    ax.yaxis.grid(True, color=_GRID, linewidth=0.8)
+    drawn = 0
+    for r in runs:
+        steps, vals = r["series"].get(key, ((), ()))
+        pts = [(s, v) for s, v in zip(steps, vals) if _ok(v)]
+        if not pts:
+            continue
+        xs, ys = zip(*pts)
+        ax.plot(xs, ys, color=r["color"], linewidth=1.6, marker="o" if len(xs) <= 30 else None,
+                markersize=3.2, label=r["label"])
+        drawn += 1
+    if not drawn:
+        ax.text(0.5, 0.5, "not logged", ha="center", va="center", transform=ax.transAxes, color="#7b8794",
+                fontsize=9.5)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    elif fraction:
+        ax.set_ylim(-0.04, 1.04)
 
-    ``runs``: dicts with ``label``, ``color`` and ``series``: key -> ``(steps, values)``. A panel no run
-    logged says so inside the axes.
+
+def training_curves(runs: Sequence[dict[str, Any]], panels: Sequence[tuple[str, str]], *,
+                    per_run: bool = True) -> bytes:
+    """Training curves from ``runs`` (dicts with ``label``, ``color`` and ``series``: key -> ``(steps, values)``).
+
+    ``per_run``: one row per run, one panel per metric (``(key, title)`` in ``panels``; losses of different
+    methods live on different scales, so each run gets its own axes). Otherwise one row, every run overlaid
+    (for comparable metrics: reward, zero-signal fraction). A panel without data says "not logged".
     """
-    fig = _figure(min(15.0, 4.4 * len(panels)), 3.5)
-    axes = fig.subplots(1, len(panels), squeeze=False)[0]
-    for ax, (key, title) in zip(axes, panels):
-        _style(ax)
-        ax.set_title(title, loc="left", fontsize=10.5, color=_INK, fontweight="bold")
-        ax.set_xlabel("step", fontsize=9, color=_INK)
-        ax.yaxis.grid(True, color=_GRID, linewidth=0.8)
-        drawn = 0
-        for r in runs:
-            steps, vals = r["series"].get(key, ((), ()))
-            pts = [(s, v) for s, v in zip(steps, vals) if _ok(v)]
-            if not pts:
-                continue
-            xs, ys = zip(*pts)
-            ax.plot(xs, ys, color=r["color"], linewidth=1.6, marker="o" if len(xs) <= 30 else None,
-                    markersize=3.5, label=r["label"])
-            drawn += 1
-        if not drawn:
-            ax.text(0.5, 0.5, "not logged by these runs", ha="center", va="center", transform=ax.transAxes,
-                    color="#7b8794", fontsize=9.5)
-            ax.set_xticks([])
-            ax.set_yticks([])
-    handles, labels = [], []
-    for ax in axes:
-        h, lab = ax.get_legend_handles_labels()
-        for hh, ll in zip(h, lab):
-            if ll not in labels:
-                handles.append(hh)
-                labels.append(ll)
-    if handles:
-        fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 4), frameon=False,
-                   fontsize=8.5)
+    rows = len(runs) if per_run else 1
+    fig = _figure(min(15.0, max(4.3 * len(panels), 7.0)), (2.7 if per_run else 3.3) * rows + (0.3 if per_run else 0.5))
+    grid = fig.subplots(rows, len(panels), squeeze=False)
+    for i in range(rows):
+        subset = [runs[i]] if per_run else list(runs)
+        for ax, (key, title) in zip(grid[i], panels):
+            head = f"{runs[i]['label']}: {runs[i].get('titles', {}).get(key, title)}" if per_run else title
+            _curve_panel(ax, subset, key, head, fraction=key == "zero")
+    if not per_run:
+        handles, labels = [], []
+        for ax in grid[0]:
+            for hh, ll in zip(*ax.get_legend_handles_labels()):
+                if ll not in labels:
+                    handles.append(hh)
+                    labels.append(ll)
+        if handles:
+            fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 4), frameon=False,
+                       fontsize=8.5)
     return _png(fig)
 
 

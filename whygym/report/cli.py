@@ -79,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--out {args.out!r}: cannot write the report ({e}); pick a writable place") from None
     for p in found.problems:
         print(f"whygym report: warning: {p}", file=sys.stderr)
-    print(f"wrote {path} ({len(found.evals)} eval run(s), {len(found.trains)} training run(s), "
+    n_eval = sum(not r.part_of_attribution for r in found.evals)
+    print(f"wrote {path} ({n_eval} eval run(s), {len(found.trains)} training run(s), "
           f"{len(found.attributions)} attribution result(s)); open it in a browser: {path.resolve().as_uri()}")
     return 0

@@ -1,0 +1,150 @@
+"""``whygym report`` from the command line: help, errors, missing pieces, numbers, several methods."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from whygym.cli import main
+
+from report_runs import BENCH, write_grpo_train
+
+
+def _html(out: Path) -> str:
+    return (out / "report.html").read_text(encoding="utf-8")
+
+
+def _section(html: str, sid: str) -> str:
+    m = re.search(rf'<section id="{sid}">(.*?)</section>', html, re.S)
+    assert m, f"section {sid} missing"
+    return m.group(1)
+
+
+def test_help(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["report", "--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    for word in ("RUN_DIR", "--out", "report.html", "results.json", "train_log.jsonl", "attribution.json",
+                 "--max-samples"):
+        assert word in out
+
+
+def test_missing_run_dir(tmp_path, capsys):
+    assert main(["report", str(tmp_path / "nope"), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "nope" in err and "does not exist" in err
+    assert not (tmp_path / "r").exists()
+
+
+def test_nothing_recognisable(tmp_path, capsys):
+    d = tmp_path / "stuff"
+    (d / "sub").mkdir(parents=True)
+    (d / "sub" / "notes.txt").write_text("hello")
+    (d / "results.json").write_text(json.dumps({"accuracy": 0.5}))  # someone else's results.json
+    assert main(["report", str(d), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    # what was wrong, where, and what to do
+    assert f"nothing to report in RUN_DIR {str(d)!r}" in err
+    assert "results.json" in err and "train_log.jsonl" in err and "attribution.json" in err
+    assert "whygym eval" in err and "not a whygym eval results.json" in err
+    assert not (tmp_path / "r" / "report.html").exists()
+
+
+def test_one_good_one_empty_run_dir(tmp_path, capsys):
+    write_grpo_train(tmp_path / "grpo")
+    (tmp_path / "empty").mkdir()
+    assert main(["report", str(tmp_path / "grpo"), str(tmp_path / "empty"), "--out", str(tmp_path / "r")]) == 2
+    assert "empty" in capsys.readouterr().err
+
+
+def test_out_is_a_file(tmp_path, capsys):
+    write_grpo_train(tmp_path / "grpo")
+    (tmp_path / "f").write_text("x")
+    assert main(["report", str(tmp_path / "grpo"), "--out", str(tmp_path / "f")]) == 2
+    assert "is a file" in capsys.readouterr().err
+
+
+def test_training_only_sections_say_what_is_missing(tmp_path, capsys):
+    write_grpo_train(tmp_path / "grpo")
+    out = tmp_path / "r"
+    assert main(["report", str(tmp_path / "grpo"), "--out", str(out)]) == 0
+    assert "report.html" in capsys.readouterr().out
+    html = _html(out)
+    for sid in ("summary", "accuracy", "training", "attribution", "layers", "samples", "commands", "sources"):
+        _section(html, sid)
+    assert "No evaluation runs were found" in _section(html, "accuracy")
+    assert "No prompt-component attribution was found" in _section(html, "attribution")
+    assert "No layer attribution was found" in _section(html, "layers")
+    assert "No samples were found" in _section(html, "samples")
+    assert 'src="training-curves.png"' in html and (out / "training-curves.png").exists()
+    # every training value drawn is in the per-step table
+    rows = [json.loads(x) for x in (tmp_path / "grpo" / "train_log.jsonl").read_text().splitlines()]
+    train = _section(html, "training")
+    for r in rows:
+        if "reward" in r:
+            assert f"{r['reward']:.4f}" in train and f"{r['loss']:.4f}" in train
+            assert f"{r['zero_signal_frac']:.4f}" in train
+    assert "whygym train grpo --config configs/grpo.yaml" in _section(html, "commands")
+    # atomic writes leave no temporary files; no external resources
+    assert not list(out.glob(".*"))
+    assert not re.search(r'(src|href)="(https?:)?//', html)
+
+
+def test_every_plotted_number_is_in_a_table(demo_dir, tmp_path):
+    out = tmp_path / "r"
+    assert main(["report", str(demo_dir), "--out", str(out), "--top-layers", "5"]) == 0
+    html = _html(out)
+    for img in re.findall(r'<img src="([^"]+)"', html):
+        assert (out / img).stat().st_size > 5000, img
+    acc = _section(html, "accuracy")
+    for side in ("before", "after"):
+        doc = json.loads((demo_dir / "sft" / side / "results.json").read_text())
+        for task, b in doc["results"]["benchmarks"][BENCH]["tasks"].items():
+            assert f"{100 * b['accuracy']:.1f} <span class=\"ci\">[{100 * b['ci_low']:.1f}, {100 * b['ci_high']:.1f}]" in acc
+    attr = json.loads((demo_dir / "attribution" / "attribution.json").read_text())
+    sec = _section(html, "attribution")
+    for metric in ("correct", "label", "loglik"):
+        for k in ("CAK", "CAD", "MAK", "MAD"):
+            assert f"{attr['results'][metric]['study'][k]['point']:+.3f}" in sec
+    lay = _section(html, "layers")
+    rows = {r["module"]: r for r in attr["layers"]["rows"]}
+    for m in ("mean_ablation", "patching"):
+        for name in attr["layers"]["ranking"][m][:5]:
+            ci = rows[name][m]
+            assert f"{ci['point']:+.3f}" in lay and f"{ci['low']:+.3f}, {ci['high']:+.3f}" in lay
+    assert lay.count("<tr>") == 2 * (5 + 1)  # header + top 5, per method
+
+
+def test_several_methods_and_broken_files(demo_dir, tmp_path, capsys):
+    """Two RUN_DIRs (one made with the real ``whygym eval`` CLI), plus a corrupt file that is reported, not fatal."""
+    b = tmp_path / "dpo"
+    for side, answer in (("before", '{"ANSWER": "No", "PROB": "0.0000"}'), ("after", '{"ANSWER": "Yes", "PROB": "0.5000"}')):
+        assert main(["eval", "--model", f"mock:text={answer}", "--benchmark", BENCH, "--out", str(b / side),
+                     "--no-progress"]) == 0
+    (b / "broken").mkdir()
+    (b / "broken" / "results.json").write_text('{"schema": "whygym.eval/1", "results": ')
+    with (b / "after" / "samples.jsonl").open("a") as f:
+        f.write('{"truncated": \n')
+    capsys.readouterr()
+    out = tmp_path / "r"
+    assert main(["report", str(demo_dir), str(b), "--out", str(out), "--max-samples", "5"]) == 0
+    err = capsys.readouterr().err
+    assert "broken/results.json" in err and "not valid JSON" in err
+    html = _html(out)
+    assert "not valid JSON" in _section(html, "sources")
+    summ = _section(html, "summary")
+    # labels carry the RUN_DIR's name; each method has its before -> after row
+    assert "demo/sft" in summ and "<b>dpo</b>" in summ
+    acc = _section(html, "accuracy")
+    for label in ("demo/sft/before", "demo/sft/after", "dpo/before", "dpo/after"):
+        assert f"<th>{label}</th>" in acc
+    assert "change demo/sft" in acc and "change dpo" in acc
+    samples = _section(html, "samples")
+    assert samples.count("<tr data-run=") == 4 * 5
+    assert "first 5 of 12" in samples
+    assert f"whygym eval --model" in _section(html, "commands")
