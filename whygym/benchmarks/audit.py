@@ -89,8 +89,12 @@ def _solve(p: Problem, given: dict[str, float], decimals: int = 4) -> tuple[Deri
     """Derive from the stated numbers; (None, reason) when they do not determine the answer."""
     spec = get_task(p.task)
     for exhaustive in (False, True):  # the first minimal set usually suffices; else try every valid set
+        look = GivenLookup(given, p.ids)
         try:
-            return spec.derive(p, GivenLookup(given, p.ids), exhaustive=exhaustive, decimals=decimals), ""
+            d = spec.derive(p, look, exhaustive=exhaustive, decimals=decimals)
+            if d.steps.get("Step 5", "") is None:  # the numbers the derivation read, as the generator lists them
+                d.steps["Step 5"] = "\t".join(f"{t.text(p.ids)}={fmt4(v, decimals)}" for t, v in look.used)
+            return d, ""
         except MissingTerm as e:
             reason = str(e)
     return None, reason
@@ -145,6 +149,60 @@ def _structural_zero(item: Item) -> str | None:
     return f"There is no path of the kind {item.task} needs from {p.L(X)} to {p.L(Y)}, so the answer is 0."
 
 
+# CLadder's query types that are whygym tasks, with the query CLadder's formal form asks:
+# ate E[Y|do(X=1)] - E[Y|do(X=0)]; ett E[Y_{X=1} - Y_{X=0} | X=1]; nde E[Y_{X=1, M_{X=0}}] - E[Y_{X=0}];
+# nie E[Y_{X=0, M_{X=1}}] - E[Y_{X=0}].
+_CLADDER = {"ate": ("ATE", {"x": 1, "y": 1}), "ett": ("ETT", {"x": 0, "x_factual": 1, "y": 1}),
+            "nde": ("NDE", {"x": 1, "y": 1}), "nie": ("NIE", {"x": 1, "y": 1})}
+
+
+def _audit_cladder(item: Item) -> AuditResult:
+    """A CLadder yes/no item: derive its estimand from the stated (2-decimal) numbers; the answer is
+    Yes when the sign agrees with the question's polarity ("increase"/"more likely" -> positive),
+    reversed for ETT, whose question imagines the untreated world for the treated."""
+    qt = item.meta.get("query_type") or item.task
+    res = AuditResult(item.id, item.meta.get("file", ""), qt, "unsolved", gold=str(item.gold.get("label")))
+    if qt not in _CLADDER or item.meta.get("parse_error") or not item.graph.get("nodes"):
+        res.note = (f"CLadder query type {qt!r} is not one of whygym's tasks" if qt not in _CLADDER
+                    else f"not parsed: {item.meta.get('parse_error', 'no structure')}")
+        res.category = None if qt not in _CLADDER else "solver gap"
+        return res
+    task, q = _CLADDER[qt]
+    twin = Item(id=item.id, task=task, rung=item.rung, prompt=item.prompt, answer=item.answer, gold={},
+                graph=item.graph, query={"treatment": item.query["treatment"], "outcome": item.query["outcome"], **q},
+                given=item.given)
+    try:
+        p = problem_from_item(twin)
+    except ValueError as e:
+        res.category, res.note = "solver gap", str(e)
+        return res
+    d, why = _solve(p, item.given, decimals=2)
+    if d is None:
+        res.status, res.category = "disagree", "label error"
+        res.note = (f"the stated numbers do not determine the {task} on this graph ({why}); the item's own estimand "
+                    f"{item.meta.get('estimand')!r} leaves that term out")
+        return res
+    res.solved, res.steps = fmt4(d.value), d.steps
+    polarity = item.meta.get("polarity")
+    if polarity is None or round(d.value, 4) == 0:
+        res.note = "no polarity recorded or a zero effect: yes/no undetermined"
+        return res
+    positive = d.value > 0 if task != "ETT" else d.value < 0
+    label = "yes" if positive == bool(polarity) else "no"
+    res.solved = f"{label} ({fmt4(d.value)})"
+    if label == item.gold.get("label"):
+        res.status = "agree"
+    else:
+        res.status = "disagree"
+        gt = item.meta.get("groundtruth")
+        if isinstance(gt, (int, float)) and (gt > 0) != (d.value > 0) and abs(d.value) < 0.05:
+            res.category = "rounding"
+            res.note = f"the 2-decimal numbers give {fmt4(d.value)}, the unrounded model {gt:.4f}: the sign flips"
+        else:
+            res.category = "solver gap"
+    return res
+
+
 def audit_item(item: Item, structure_from: Item | None = None) -> AuditResult:
     """Audit one item. ``structure_from``: a twin item (same derivation) whose parsed graph and query
     stand in when this item's own text could not be parsed (LLM-rewritten prose); the numbers are
@@ -152,6 +210,8 @@ def audit_item(item: Item, structure_from: Item | None = None) -> AuditResult:
     res = AuditResult(item.id, item.meta.get("file", ""), item.task, "unsolved")
     gold = item.gold
     res.gold = LACK if gold.get("label") == LACK else (fmt4(gold["prob"]) if "prob" in gold else str(gold.get("label")))
+    if item.meta.get("benchmark") == "cladder" or item.task in _CLADDER:
+        return _audit_cladder(item)
     if item.task not in PROB_TASKS:
         res.note = f"task {item.task} is not one of the seven probability tasks"
         return res

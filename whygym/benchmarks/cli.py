@@ -67,7 +67,7 @@ def run(args) -> int:
         print(f"== {target}" + (f" (structure of unparsed items from {len(twins)} twin items)" if twins else ""))
         for f, rs in by_file.items():
             agree = sum(r.status == "agree" for r in rs)
-            cats = collections.Counter(r.category for r in rs if r.status != "agree")
+            cats = collections.Counter(r.category or "not a whygym task" for r in rs if r.status != "agree")
             labels = collections.Counter(r.label_status for r in rs if r.label_status)
             extra = "; ".join(f"{k}: {v}" for k, v in cats.items())
             lab = (f"; ANSWER labels: {labels.get('agree', 0)} agree, {labels.get('label error', 0)} label errors"

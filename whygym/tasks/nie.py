@@ -7,7 +7,7 @@ values they would take under ``x``:
 
 from __future__ import annotations
 
-from whygym.tasks.core import (Derivation, Problem, Term, assign_text, configs, fmt4, open_text, set_text,
+from whygym.tasks.core import (Derivation, MissingTerm, Problem, Term, assign_text, configs, fmt4, open_text, set_text,
                                sign_conclusion, sum_prefix, try_sets)
 from whygym.tasks.mediation import mediation_sets
 from whygym.tasks.spec import TaskSpec, register
@@ -84,7 +84,20 @@ def derive(p: Problem, look, exhaustive: bool = False, decimals: int = 4,
 
     if sets is None:
         sets = mediation_sets(p.dag, X, Y, exhaustive)
-    return try_sets(sets, look, with_set)
+    try:
+        return try_sets(sets, look, with_set)
+    except MissingTerm:
+        if not exhaustive or p.dag.has_edge(X, Y):
+            raise
+    # No direct edge: Y_{x', M_x} = Y_x, so the NIE is the total effect, which other stated numbers
+    # (e.g. P(y|x) alone in a chain) may determine.
+    from whygym.tasks import ate
+
+    d = ate.derive(p, look, exhaustive=True, decimals=decimals)
+    steps = {"Step 1": s1 + f". There is no edge {LX}->{LY}, so NIE = P(Y_{{{LX}={xp}, M_{LX}={x}}}) - "
+                             f"P(Y_{{{LX}={xp}}}) equals the total effect of {LX} on {LY}.",
+             **{k: (v.replace("ATE", "NIE") if v else v) for k, v in d.steps.items() if k != "Step 1"}}
+    return Derivation(d.value, steps, d.label, adjustment=d.adjustment, mediators=med, formula=d.formula)
 
 
 def question(p: Problem) -> str:
