@@ -148,3 +148,33 @@ def test_several_methods_and_broken_files(demo_dir, tmp_path, capsys):
     assert samples.count("<tr data-run=") == 4 * 5
     assert "first 5 of 12" in samples
     assert f"whygym eval --model" in _section(html, "commands")
+
+
+def test_run_dirs_given_as_before_and_after_pair_up(demo_dir, tmp_path):
+    from whygym.report import discover
+
+    found = discover([demo_dir / "sft" / "before", demo_dir / "sft" / "after"])
+    assert [r.label for r in found.evals] == ["before", "after"]
+    assert [(m, b.label, a.label) for m, b, a in found.pairs()] == [("sft", "before", "after")]
+    found = discover([demo_dir])
+    labels = {r.label: r for r in found.evals}
+    assert set(labels) == {"sft/before", "sft/after", "attribution/eval"}
+    assert labels["attribution/eval"].part_of_attribution and labels["attribution/eval"].role is None
+    assert {t.label: t.method for t in found.trains} == {"grpo/train": "grpo", "ppo": "ppo"}
+
+
+def test_rerun_replaces_the_report_and_drops_stale_plots(demo_dir, tmp_path):
+    out = tmp_path / "r"
+    assert main(["report", str(demo_dir), "--out", str(out)]) == 0
+    assert (out / "training-compare.png").exists()
+    assert main(["report", str(demo_dir / "sft"), "--out", str(out)]) == 0
+    html = _html(out)
+    pngs = {p.name for p in out.glob("*.png")}
+    assert pngs == set(re.findall(r'<img src="([^"]+)"', html))
+    assert not (out / "training-compare.png").exists()
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]
+    import os
+
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert (out / "report.html").stat().st_mode & 0o777 == 0o666 & ~umask  # as open() would make it, not 0600

@@ -135,6 +135,11 @@ def _run_colors(runs: list[EvalRun]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _bench(r: EvalRun, bench: str) -> dict[str, Any]:
+    b = ((r.doc.get("results") or {}).get("benchmarks") or {}).get(bench)
+    return b if isinstance(b, dict) else {}
+
+
 def _block_cell(b: dict[str, Any] | None) -> str:
     if not b or not _num(b.get("accuracy")):
         return "—"
@@ -199,16 +204,21 @@ def _headline(found: Found) -> str:
             run = r.doc.get("run") or {}
             label_acc = (f'{pct(o.get("label_accuracy"))} <span class="n">n={esc(o.get("label_n"))}</span>'
                          if o.get("label_n") else "—")
+            k = (r.doc.get("config") or {}).get("samples") or 1
+            passk = f'{pct(o.get(f"pass@{k}"))} <span class="n">pass@{k}</span>' if k > 1 else "—"
             rows.append([f'<a href="#acc-{_slug(next(iter(benches), "x"))}">{esc(r.label)}</a>', esc(r.model_name),
                          "<br>".join(esc(b) for b in benches) or "—", esc(o.get("n_items", o.get("n"))),
                          f'<b>{pct(o.get("accuracy"))}</b> <span class="ci">[{pct(o.get("ci_low"))}, '
                          f'{pct(o.get("ci_high"))}]</span>',
                          pct(macro[0]) if len(macro) == 1 else "—", label_acc, pct(o.get("parse_fail_rate")),
                          f'{esc(o.get("prompt_tokens", "—"))} / {esc(o.get("completion_tokens", "—"))}',
-                         fmt(run.get("wall_seconds"), 1)])
-        parts.append("<h3>Evaluations</h3>" + _table(
-            ["run", "model", "benchmark", "items", "accuracy % [95% CI]", "macro %", "yes/no label %",
-             "unparsed %", "tokens prompt / completion", "seconds"], rows, "headline"))
+                         fmt(run.get("wall_seconds"), 1), passk])
+        multi = any(((r.doc.get("config") or {}).get("samples") or 1) > 1 for r in runs)
+        head = ["run", "model", "benchmark", "items", "accuracy % [95% CI]", "macro %", "yes/no label %",
+                "unparsed %", "tokens prompt / completion", "seconds", "pass@k %"]
+        if not multi:
+            head, rows = head[:-1], [row[:-1] for row in rows]
+        parts.append("<h3>Evaluations</h3>" + _table(head, rows, "headline"))
     pairs = found.pairs()
     if pairs:
         rows = []
@@ -253,7 +263,7 @@ def _accuracy_section(found: Found, img: _Images) -> str:
     styles = _run_colors(runs)
     by_bench: dict[str, list[EvalRun]] = {}
     for r in runs:
-        for b in (r.doc.get("results") or {}).get("benchmarks") or {}:
+        for b in ((r.doc.get("results") or {}).get("benchmarks") or {}):
             by_bench.setdefault(b, []).append(r)
     out = ['<p class="lead">Accuracy per task with its 95% Wilson interval. Hatched light bars are the '
            '<i>before</i> run of a method, solid bars of the same colour its <i>after</i> run.</p>']
@@ -261,13 +271,13 @@ def _accuracy_section(found: Found, img: _Images) -> str:
     for bench, rs in by_bench.items():
         tasks: list[str] = []
         for r in rs:
-            for t in r.doc["results"]["benchmarks"][bench].get("tasks") or {}:
+            for t in _bench(r, bench).get("tasks") or {}:
                 if t not in tasks:
                     tasks.append(t)
         cats = tasks + ["ALL"]
 
         def block(r: EvalRun, t: str) -> dict[str, Any] | None:
-            bb = r.doc["results"]["benchmarks"].get(bench) or {}
+            bb = _bench(r, bench)
             return bb.get("overall") if t == "ALL" else (bb.get("tasks") or {}).get(t)
 
         series = []
@@ -293,7 +303,7 @@ def _accuracy_section(found: Found, img: _Images) -> str:
         # side by side while the table is narrow; a wide table goes under the plot
         out.append(f'<div class="{"pair" if len(rs) + len(bench_pairs) <= 3 else "stack"}">{fig}<div>'
                    f'{_table(head, rows, "acc")}')
-        macro = [f"{esc(r.label)}: {pct((r.doc['results']['benchmarks'][bench]).get('macro_accuracy'))}" for r in rs]
+        macro = [f"{esc(r.label)}: {pct(_bench(r, bench).get('macro_accuracy'))}" for r in rs]
         out.append(f'<p class="note">accuracy % [95% Wilson interval], n = item-sample pairs; change in '
                    f'percentage points (after − before). Macro accuracy (mean over tasks): {"; ".join(macro)}.</p>'
                    '</div></div>')
@@ -329,10 +339,8 @@ def _train_info(t: TrainRun) -> dict[str, Any]:
     loss = series.get("loss", ([], []))[1]
     rew = series.get("reward", ([], []))[1]
     zero = series.get("zero", ([], []))[1]
-    steps = s.get("steps_run") if s.get("steps_run") is not None and "start_step" in s and s.get("start_step") else None
-    steps = s.get("steps") if steps is None else steps
-    if steps is None and series:
-        steps = max(int(max(v[0])) for v in series.values() if v[0])
+    logged = [st for v in series.values() for st in v[0]]
+    steps = int(max(logged)) if logged else s.get("steps")  # the last logged step, else what the summary says
     return {"steps": steps if steps is not None else "—",
             "loss_first": s.get("first_loss", loss[0] if loss else None),
             "loss_last": s.get("final_loss", loss[-1] if loss else None),
@@ -891,8 +899,23 @@ def build_report(run_dirs: Sequence[str | os.PathLike], out: str | os.PathLike, 
         raise LookupError("no run records")
     page, files = render(found, out_dir, title=title, top_layers=top_layers, command=command)
     out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / REPORT_FILE
+    old = _previous_images(path)
     for name, data in files.items():
         _atomic_write_bytes(out_dir / name, data)
-    path = out_dir / REPORT_FILE
     _atomic_write_bytes(path, page.encode("utf-8"))
+    for name in old - set(files):  # plots of an earlier report here that the new page no longer shows
+        try:
+            (out_dir / name).unlink()
+        except OSError:
+            pass
     return path
+
+
+def _previous_images(page: Path) -> set[str]:
+    """The PNG files an earlier ``report.html`` in the same folder referenced (plain names only)."""
+    try:
+        text = page.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return set()
+    return {m for m in re.findall(r'<img src="([^"/\\]+\.png)"', text)}
