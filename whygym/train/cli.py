@@ -23,6 +23,7 @@ import inspect
 import json
 import sys
 import typing
+from pathlib import Path
 
 from whygym.cli import UserError
 
@@ -151,9 +152,7 @@ def _run_ppo(args: argparse.Namespace) -> int:
     if mod is None or not hasattr(mod, "train_ppo") or not hasattr(mod, "PPOConfig"):
         raise UserError("PPO is not available in this checkout: whygym/train/ppo.py (train_ppo, PPOConfig) is "
                         "missing. Use grpo meanwhile: whygym train grpo --config configs/grpo.yaml --out DIR")
-    from whygym.scoring import DEFAULT_WEIGHTS
     from whygym.train.config import GRPOArgs, load_config
-    from whygym.train.rewards import build_reward
     from whygym.train.trainers import _to_dataset, build_dataset
 
     cfg = load_config(mod.PPOConfig, args.config, _overrides(args), method="ppo")
@@ -162,12 +161,13 @@ def _run_ppo(args: argparse.Namespace) -> int:
                            if hasattr(cfg, f.name) and f.name in ("tasks", "n_train", "train_seed", "heldout_n",
                                                                   "heldout_seed", "nodes", "seed")})
     rows, report = build_dataset(data_cfg, "ppo")
-    reward = build_reward(getattr(cfg, "reward_weights", None) or DEFAULT_WEIGHTS, num_generations=1)
-    kwargs = {"dataset": _to_dataset(rows, "ppo"), "reward_fn": reward}
+    # the reward: train_ppo's default, whygym.scoring.combined_reward(cfg.reward_weights)
+    kwargs = {"dataset": _to_dataset(rows, "ppo")}
     if "resume" in inspect.signature(mod.train_ppo).parameters:
         kwargs["resume"] = args.resume
-    elif args.resume:
-        raise UserError("--resume: whygym.train.ppo.train_ppo does not support resuming")
+    elif args.resume and not any(Path(args.out).glob("checkpoint-*")):
+        raise UserError(f"--resume: no checkpoint-* in {args.out}; start without --resume")
+    # (train_ppo resumes from the newest checkpoint in OUT by itself)
     s = mod.train_ppo(cfg, args.out, **kwargs) or {}
     s = {"method": "ppo", "data": report, **s}
     _report(s)

@@ -196,6 +196,8 @@ def train(method: str, cfg: TrainArgs, out_dir: str | os.PathLike, *, model=None
     if method not in ("sft", "dpo", "kto", "grpo"):
         raise UserError(f"unknown method {method!r}; use sft, dpo, kto or grpo (ppo: whygym.train.ppo)")
     cfg.validate()
+    if method == "grpo":
+        _check_vllm(cfg)  # before any data or model work
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     ckpt_dir = out / "checkpoints"
@@ -259,7 +261,6 @@ def train(method: str, cfg: TrainArgs, out_dir: str | os.PathLike, *, model=None
         trainer = trl.KTOTrainer(args=args, ref_model=ref, **kw)
     else:
         assert isinstance(cfg, GRPOArgs)
-        _check_vllm(cfg)
         from whygym.train.rewards import ZeroSignalMonitor, build_reward
 
         if reward_fn is not None:

@@ -1,0 +1,113 @@
+"""Configs: every YAML in configs/ loads into its dataclass; unknown keys name the nearest field; the CLI help
+lists the fields; ppo is wired to whygym.train.ppo lazily."""
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+
+from whygym.cli import UserError, main
+from whygym.train.config import METHOD_CONFIGS, GRPOArgs, SFTArgs, load_config
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+
+
+@pytest.mark.parametrize("method", sorted(METHOD_CONFIGS))
+def test_yaml_loads_into_dataclass(method):
+    cfg = load_config(METHOD_CONFIGS[method], CONFIGS / f"{method}.yaml")
+    assert cfg.model == "default" and cfg.steps >= 1 and cfg.lr > 0
+    for f in dataclasses.fields(cfg):
+        assert f.metadata.get("help"), f"{method}.{f.name} has no help text"
+
+
+def test_ppo_yaml_has_the_interface_fields():
+    import yaml
+
+    doc = yaml.safe_load((CONFIGS / "ppo.yaml").read_text())
+    assert {"model", "lr", "steps", "batch_size", "ppo_epochs", "clip_range", "vf_coef", "kl_coef", "gamma", "lam",
+            "max_new_tokens", "temperature", "seed", "lora"} == set(doc)
+    try:
+        from whygym.train.ppo import PPOConfig
+    except ModuleNotFoundError:
+        pytest.skip("whygym.train.ppo is not in this checkout yet")
+    load_config(PPOConfig, CONFIGS / "ppo.yaml", method="ppo")
+
+
+def test_unknown_key_in_file_names_nearest(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("learning_rat: 0.1\nlr: 0.1\n")
+    with pytest.raises(UserError, match=r"c.yaml: unknown setting 'learning_rat'"):
+        load_config(SFTArgs, p)
+    p.write_text("numgenerations: 2\n")
+    with pytest.raises(UserError, match="did you mean 'num_generations'"):
+        load_config(GRPOArgs, p)
+
+
+def test_overrides_are_typed():
+    cfg = load_config(GRPOArgs, CONFIGS / "grpo.yaml",
+                      {"steps": "7", "lr": "2e-6", "lora": "true", "tasks": "[ATE, PN]",
+                       "reward_weights": "{accuracy: 1}", "num_generations": "2", "batch_size": "4"})
+    assert (cfg.steps, cfg.lr, cfg.lora, cfg.tasks, cfg.reward_weights) == (7, 2e-6, True, ["ATE", "PN"],
+                                                                          {"accuracy": 1})
+    with pytest.raises(UserError, match="steps must be a int"):
+        load_config(SFTArgs, None, {"steps": "many"})
+    with pytest.raises(UserError, match="multiple of num_generations"):
+        load_config(GRPOArgs, None, {"batch_size": 3, "num_generations": 2})
+    with pytest.raises(UserError, match="derivation"):
+        load_config(SFTArgs, None, {"derivation": "verbose"})
+
+
+def test_cli_help_lists_fields(capsys):
+    for method, cls in METHOD_CONFIGS.items():
+        with pytest.raises(SystemExit) as e:
+            main(["train", method, "--help"])
+        assert e.value.code == 0
+        out = capsys.readouterr().out
+        for f in dataclasses.fields(cls):
+            assert f"--{f.name}" in out
+        assert "--config" in out and "--out" in out and "--resume" in out
+
+
+def test_cli_unknown_option_names_nearest(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["train", "sft", "--out", "x", "--stpes", "3"])
+    assert e.value.code == 2
+    assert "did you mean --steps?" in capsys.readouterr().err
+
+
+def test_cli_ppo_without_module_is_a_clear_error(capsys, tmp_path):
+    import importlib.util
+
+    if importlib.util.find_spec("whygym.train.ppo") is not None:
+        pytest.skip("whygym.train.ppo exists in this checkout")
+    assert main(["train", "ppo", "--config", str(CONFIGS / "ppo.yaml"), "--out", str(tmp_path)]) == 2
+    assert "whygym/train/ppo.py" in capsys.readouterr().err
+
+
+def test_cli_vllm_guard(tmp_path, capsys):
+    import importlib.util
+
+    if importlib.util.find_spec("vllm") is not None:
+        pytest.skip("vllm is installed here")
+    code = main(["train", "grpo", "--out", str(tmp_path / "o"), "--use_vllm", "true", "--n_train", "1",
+                 "--tasks", "[ATE]", "--heldout_n", "1", "--model", str(tmp_path / "m")])
+    assert code == 2
+    assert "the vllm package is not installed" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()  # refused before any work
+
+
+def test_cli_ppo_calls_train_ppo_with_generated_rl_rows(tmp_path, monkeypatch, capsys):
+    ppo = pytest.importorskip("whygym.train.ppo")
+    seen = {}
+
+    def fake_train_ppo(cfg, out_dir, *, model=None, tokenizer=None, dataset=None, reward_fn=None):
+        seen.update(cfg=cfg, out=out_dir, dataset=dataset)
+        return {"steps": cfg.steps}
+
+    monkeypatch.setattr(ppo, "train_ppo", fake_train_ppo)
+    assert main(["train", "ppo", "--config", str(CONFIGS / "ppo.yaml"), "--out", str(tmp_path), "--steps", "3"]) == 0
+    assert isinstance(seen["cfg"], ppo.PPOConfig) and seen["cfg"].steps == 3
+    ds = seen["dataset"]
+    assert set(ds.column_names) == {"prompt", "gold", "task"} and len(ds) > 0
+    assert ds[0]["prompt"][0]["role"] == "user"
+    assert main(["train", "ppo", "--out", str(tmp_path / "none"), "--resume"]) == 2

@@ -1,0 +1,138 @@
+"""Data builders: SFT targets end with the gold answer, DPO/KTO rejected answers are wrong and labelled,
+the KTO ratio holds, and training items never share a graph and question with the held-out test items."""
+
+import json
+import random
+
+import pytest
+
+from whygym.scoring import extract, score
+from whygym.tasks import generate
+from whygym.tasks.dedup import find_overlap
+from whygym.train import data
+
+TASKS = ["ATE", "CDE", "ETT", "NDE", "NIE", "PN", "PS"]
+
+
+@pytest.fixture(scope="module")
+def items():
+    return list(generate(TASKS, n=8, seed=11))
+
+
+@pytest.mark.parametrize("style", ["calm", "spelled", "answer"])
+def test_sft_target_ends_with_gold_answer(items, style):
+    rows = data.sft_rows(items, style)
+    assert len(rows) == len(items)
+    for row, it in zip(rows, items):
+        assert row["prompt"] == [{"role": "user", "content": it.prompt}]
+        text = row["completion"][0]["content"]
+        assert row["completion"][0]["role"] == "assistant"
+        assert text.splitlines()[-1] == it.answer
+        assert score(text, it.gold, it.task).correct
+        assert json.loads(row["gold"]) == it.gold and row["task"] == it.task
+
+
+def test_spelled_arithmetic_reaches_the_stated_results(items):
+    """Every worked expression ends with the value the engine's step states (and the last one is the answer)."""
+    checked = 0
+    for it in items:
+        text = data.render_target(it.reason, it.answer, "spelled")
+        lines = text.splitlines()
+        for k, line in enumerate(lines):
+            if line.startswith("rounded to 4 decimals: "):
+                # the nearest step line above states EXPR=RESULT
+                src = next(x for x in reversed(lines[:k]) if not x.startswith("Work: ") and "=" in x
+                           and not x[:1].isdigit() and not x.startswith(("-", "(", "min", "max")))
+                assert line.split(": ")[1] in src.replace("=", " = ").split(" = ")[-1] or \
+                    line.split(": ")[1] in src, (line, src)
+                checked += 1
+        if not it.meta["structural_zero"] and it.task in ("ATE", "NDE", "NIE"):
+            rounded = [x for x in lines if x.startswith("rounded to 4 decimals: ")]
+            assert rounded and float(rounded[-1].split(": ")[1]) == float(extract(it.answer).final.prob)
+    assert checked > 10
+
+
+def test_dpo_rejected_is_wrong_and_labelled(items):
+    rep = data.DataReport()
+    rows = data.dpo_rows(items, report=rep)
+    assert rows and rep.rows == len(rows) and rep.skipped + len(rows) == len(items)
+    by_id = {it.id: it for it in items}
+    for r in rows:
+        it = by_id[r["id"]]
+        chosen, rejected = r["chosen"][0]["content"], r["rejected"][0]["content"]
+        assert chosen != rejected
+        assert score(chosen, it.gold, it.task).outcome == "correct"
+        assert score(rejected, it.gold, it.task).outcome == "wrong"
+        assert r["error_type"] in data.ERROR_TYPES
+    assert set(rep.error_types) == set(data.ERROR_TYPES), rep.error_types  # every kind occurs on 56 items
+
+
+@pytest.mark.parametrize("error", data.ERROR_TYPES)
+def test_each_error_type_scores_wrong(items, error):
+    made = 0
+    for it in items:
+        got = data.rejected_derivation(it, error, random.Random(0))
+        if got is None:
+            continue
+        made += 1
+        steps, answer = got
+        text = data.render_target(steps, answer)
+        assert score(text, it.gold, it.task).outcome == "wrong"
+        assert steps != it.reason
+    assert made >= 3
+
+
+def test_policy_sample_becomes_rejected(items, tmp_path):
+    it = next(i for i in items if i.task == "ATE" and not i.meta["structural_zero"])
+    p = tmp_path / "samples.jsonl"
+    p.write_text(json.dumps({"id": it.id, "completion": it.answer}) + "\n"  # right: not used
+                 + json.dumps({"id": it.id, "completion": '{"ANSWER": "Yes", "PROB": "0.9999"}'}) + "\n")
+    rows = data.dpo_rows([it], policy_samples=data.read_policy_samples(str(p)))
+    assert rows[0]["error_type"] == "policy_sample"
+    assert rows[0]["rejected"][0]["content"] == '{"ANSWER": "Yes", "PROB": "0.9999"}'
+
+
+@pytest.mark.parametrize("ratio", [1.0, 2.0, 0.5])
+def test_kto_ratio_honoured(items, ratio):
+    rows = data.kto_rows(items, desirable_ratio=ratio)
+    des = sum(r["label"] for r in rows)
+    und = len(rows) - des
+    assert und > 0 and des == round(und * ratio)
+    ids = [r["id"] for r in rows]
+    assert len(ids) == len(set(ids))  # an item never appears with both labels
+    by_id = {it.id: it for it in items}
+    for r in rows:
+        want = "correct" if r["label"] else "wrong"
+        assert score(r["completion"][0]["content"], by_id[r["id"]].gold, r["task"]).outcome == want
+
+
+def test_rl_rows_carry_gold_and_task(items):
+    rows = data.rl_rows(items)
+    assert set(rows[0]) == {"id", "task", "gold", "prompt"}
+    assert all(isinstance(r["gold"], str) and json.loads(r["gold"]) for r in rows)
+
+
+def test_train_items_drop_heldout_overlap():
+    test = data.heldout_items(TASKS, 5, seed=1000)
+    # the same seed gives the same graphs and questions: everything overlaps and is dropped
+    rep = data.DataReport()
+    assert data.train_items(TASKS, 5, seed=1000, heldout=test, report=rep) == []
+    assert rep.dropped_overlap == rep.generated == 35
+    # another seed: whatever collides is dropped, the rest is disjoint
+    rep = data.DataReport()
+    train = data.train_items(TASKS, 60, seed=1, heldout=test, report=rep)
+    assert len(train) == rep.generated - rep.dropped_overlap
+    assert find_overlap(train, test) == [] and find_overlap(test, train) == []
+
+
+def test_build_dataset_reports_overlap_drops():
+    from whygym.train.config import SFTArgs, load_config
+    from whygym.train.trainers import build_dataset
+
+    cfg = load_config(SFTArgs, None, {"n_train": 40, "tasks": ["ATE"], "heldout_n": 40, "train_seed": 1000,
+                                      "heldout_seed": 1000})
+    with pytest.raises(Exception, match="no training rows"):
+        build_dataset(cfg)
+    cfg = load_config(SFTArgs, None, {"n_train": 40, "tasks": ["CDE"], "heldout_n": 40})
+    rows, rep = build_dataset(cfg)
+    assert rep["generated"] == 40 and rep["rows"] == len(rows) == 40 - rep["dropped_overlap"]
