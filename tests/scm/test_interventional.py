@@ -277,11 +277,6 @@ def test_restrict_to_ancestral_set_keeps_marginals(seed):
             scm.restrict(1 << y)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine bug (minor, input validation): since dadf253 BinarySCM.do() builds the intervened model "
-    "with validate=False, so an intervention value outside {0, 1} is no longer rejected: "
-    "do({0: 2}) makes the CPT [2.0] and joint() returns negative 'probabilities' "
-    "[[-0.8, -0.2], [0.2, 1.8]] instead of raising ValueError as before"))
 def test_do_rejects_non_binary_values():
     scm = BinarySCM(DAG(2, [(0, 1)]), [np.array([0.3]), np.array([0.2, 0.9])])
     with pytest.raises(ValueError):

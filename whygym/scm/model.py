@@ -147,7 +147,11 @@ class BinarySCM:
     def do(self, assignment: Assignment) -> "BinarySCM":
         """Graph surgery: cut the edges into each assigned node and fix its value."""
         cut = 0
-        for k in assignment:
+        for k, v in assignment.items():
+            if v not in (0, 1):
+                raise ValueError(f"do() sets binary nodes to 0 or 1; got {k}={v!r}")
+            if not 0 <= k < self.n:
+                raise ValueError(f"do() names node {k}, outside 0..{self.n - 1}")
             cut |= 1 << k
         g = self.dag.without_incoming(cut)
         cpts = [np.array([float(assignment[i])]) if i in assignment else self.cpts[i] for i in range(self.n)]
