@@ -195,6 +195,19 @@ class Page:
                 out.append(f"log: {p['entry'].get('text')} {p['entry'].get('url', '')}")
         return out
 
+    def requests(self) -> list[str]:
+        """Every URL the page asked for (the page itself included)."""
+        return [e["params"]["request"]["url"] for e in self.events if e["method"] == "Network.requestWillBeSent"]
+
+    def wait_for(self, expr: str, timeout: float = 10.0):
+        """Poll a JavaScript expression until it is truthy; return its value."""
+        t0 = time.monotonic()
+        while True:
+            v = self.eval(expr)
+            if v or time.monotonic() - t0 > timeout:
+                return v
+            time.sleep(0.05)
+
     def click(self, x: float, y: float) -> None:
         for kind in ("mouseMoved", "mousePressed", "mouseReleased"):
             extra = {"button": "left", "clickCount": 1} if kind != "mouseMoved" else {}
@@ -240,7 +253,7 @@ def browser(chromium, tmp_path_factory):
                 target = json.loads(r.read())
             page = Page(WebSocket(target["webSocketDebuggerUrl"]))
             pages.append(page)
-            for dom in ("Runtime", "Log", "Page"):
+            for dom in ("Runtime", "Log", "Page", "Network"):
                 page.send(f"{dom}.enable")
             page.send("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1,
                       mobile=False)

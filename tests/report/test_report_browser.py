@@ -75,7 +75,7 @@ def test_report_in_chromium(report, demo_dir, browser, tmp_path):
     assert per_section["layers"] == 2  # mean ablation, patching
     assert all(not i["src"].startswith(("http", "//")) for i in imgs)
     # the page's own self-check agrees (it also caught script errors through window.onerror)
-    check = page.eval("document.getElementById('selfcheck').dataset.status")
+    check = page.wait_for("(s => s !== 'pending' && s)(document.getElementById('selfcheck').dataset.status)")
     assert check == "ok", page.eval("document.getElementById('selfcheck').textContent")
     assert page.eval("document.querySelectorAll('script[src], link[rel=stylesheet]').length") == 0
 
@@ -129,6 +129,11 @@ def test_report_in_chromium(report, demo_dir, browser, tmp_path):
     print(f"screenshot: {path}")
     assert path.stat().st_size > 20_000
 
+    # nothing but the report's own files was fetched: no CDN, no network
+    urls = page.requests()
+    assert urls and all(u.startswith(("file://", "data:")) for u in urls), urls
+    assert {u.rsplit("/", 1)[-1] for u in urls if u.endswith(".png")} == {i["src"] for i in imgs}
+
     errors = page.errors()
     assert errors == [], f"console errors / exceptions in report.html: {errors}"
 
@@ -142,6 +147,6 @@ def test_broken_image_is_caught(report, browser, tmp_path):
     victim = sorted(copy.glob("training*.png"))[0]
     victim.unlink()
     page = browser((copy / "report.html").as_uri())
-    assert page.eval("document.getElementById('selfcheck').dataset.status") == "fail"
+    assert page.wait_for("(s => s !== 'pending' && s)(document.getElementById('selfcheck').dataset.status)") == "fail"
     assert victim.name in page.eval("document.getElementById('selfcheck').dataset.broken")
     assert "did not load" in page.eval("document.getElementById('selfcheck-banner').textContent")

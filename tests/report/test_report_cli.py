@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -147,7 +146,7 @@ def test_several_methods_and_broken_files(demo_dir, tmp_path, capsys):
     samples = _section(html, "samples")
     assert samples.count("<tr data-run=") == 4 * 5
     assert "first 5 of 12" in samples
-    assert f"whygym eval --model" in _section(html, "commands")
+    assert "whygym eval --model" in _section(html, "commands")
 
 
 def test_run_dirs_given_as_before_and_after_pair_up(demo_dir, tmp_path):

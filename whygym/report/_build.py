@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from whygym.report import _plots
-from whygym.report._discover import AttributionRun, EvalRun, Found, TrainRun, discover
+from whygym.report._discover import EvalRun, Found, TrainRun, discover
 
 __all__ = ["build_report", "render", "REPORT_FILE"]
 
@@ -301,7 +301,8 @@ def _accuracy_section(found: Found, img: _Images) -> str:
             row += [_delta_cell(block(b, t), block(a, t)) for _, b, a in bench_pairs]
             rows.append(row)
         # side by side while the table is narrow; a wide table goes under the plot
-        out.append(f'<div class="{"pair" if len(rs) + len(bench_pairs) <= 3 else "stack"}">{fig}<div>'
+        narrow = len(rs) + len(bench_pairs) <= 3 and len(cats) * len(rs) <= 10
+        out.append(f'<div class="{"pair" if narrow else "stack"}">{fig}<div>'
                    f'{_table(head, rows, "acc")}')
         macro = [f"{esc(r.label)}: {pct(_bench(r, bench).get('macro_accuracy'))}" for r in rs]
         out.append(f'<p class="note">accuracy % [95% Wilson interval], n = item-sample pairs; change in '
