@@ -726,7 +726,7 @@ h4{font-size:15px;margin:18px 0 6px}
 table{border-collapse:collapse;font-size:13.5px;margin:6px 0 10px;min-width:40%}
 th,td{border-bottom:1px solid var(--line);padding:6px 10px;text-align:left;vertical-align:top}
 th{background:#f0f4f8;font-weight:600;position:sticky;top:0;z-index:1}
-table.num td,table.acc td{font-variant-numeric:tabular-nums}
+table.num td,table.acc td{font-variant-numeric:tabular-nums;white-space:nowrap}
 table.headline td{font-variant-numeric:tabular-nums}
 table.headline tr:hover td,table.samples tr:hover td{background:#f7fbff}
 .ci{color:var(--muted);font-size:12px}
