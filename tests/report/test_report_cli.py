@@ -177,3 +177,36 @@ def test_rerun_replaces_the_report_and_drops_stale_plots(demo_dir, tmp_path):
     umask = os.umask(0o022)
     os.umask(umask)
     assert (out / "report.html").stat().st_mode & 0o777 == 0o666 & ~umask  # as open() would make it, not 0600
+
+
+def test_partial_and_odd_records_do_not_stop_the_report(tmp_path):
+    """Runs cut short or from other versions: missing keys, nulls, a summary without a log, NaN-cleaned effects."""
+    d = tmp_path / "odd"
+    (d / "e1").mkdir(parents=True)
+    (d / "e1" / "results.json").write_text(json.dumps(
+        {"schema": "whygym.eval/1", "results": {"overall": {}, "benchmarks": {"b": None, "c": {"tasks": {"ATE": {}}}}}}))
+    (d / "e2").mkdir()
+    (d / "e2" / "results.json").write_text(json.dumps(
+        {"results": {"overall": {"accuracy": 0.5, "n": 2}, "benchmarks": {"c": {"overall": {"accuracy": 0.5},
+                                                                                 "tasks": {"PN": {"accuracy": 1.0}}}}},
+         "run": {"argv": None}}))
+    (d / "e2" / "samples.jsonl").write_text('{"task": "PN", "outcome": "correct"}\n[1, 2]\n\n')
+    (d / "t").mkdir()
+    (d / "t" / "train_summary.json").write_text(json.dumps({"method": "sft", "steps": 3, "final_loss": None}))
+    (d / "t2").mkdir()
+    (d / "t2" / "train_log.jsonl").write_text('{"step": "x", "loss": 1}\n{"step": 2, "loss": NaN}\n')
+    (d / "a").mkdir()
+    (d / "a" / "attribution.json").write_text(json.dumps(
+        {"schema": "whygym.attribution/1", "components": ["names"],
+         "results": {"correct": {"main": {"names": {"point": None, "low": None, "high": None, "n": 0}},
+                                 "study": {"note": "only one factor"}}, "weird": 3},
+         "discovery": {"binary": {"summary": {}}},
+         "layers": {"rows": [{"module": "m.0", "mean_ablation": {"point": 1.0}}], "methods": ["mean_ablation", "patching"]}}))
+    out = tmp_path / "r"
+    assert main(["report", str(d), "--out", str(out)]) == 0
+    html = _html(out)
+    for img in re.findall(r'<img src="([^"]+)"', html):
+        assert (out / img).exists()
+    assert "No discovery summary recorded" in html
+    assert "<th>odd/e1</th>" not in html  # single RUN_DIR: labels are relative paths
+    assert "<th>e1</th>" in html and "<th>e2</th>" in html

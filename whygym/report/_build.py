@@ -140,11 +140,18 @@ def _bench(r: EvalRun, bench: str) -> dict[str, Any]:
     return b if isinstance(b, dict) else {}
 
 
+def _pct_ci(b: dict[str, Any], lo: str = "ci_low", hi: str = "ci_high") -> str:
+    if not (_num(b.get(lo)) and _num(b.get(hi))):
+        return ""
+    return f' <span class="ci">[{pct(b[lo])}, {pct(b[hi])}]</span>'
+
+
 def _block_cell(b: dict[str, Any] | None) -> str:
     if not b or not _num(b.get("accuracy")):
         return "—"
-    return (f'{pct(b["accuracy"])} <span class="ci">[{pct(b.get("ci_low"))}, {pct(b.get("ci_high"))}]</span> '
-            f'<span class="n">n={esc(b.get("n"))}</span>')
+    n = f' <span class="n">n={esc(b["n"])}</span>' if b.get("n") is not None else ""
+    return f'{pct(b["accuracy"])}{_pct_ci(b)}{n}'
+
 
 
 def _delta_cell(b0: dict[str, Any] | None, b1: dict[str, Any] | None) -> str:
@@ -169,8 +176,9 @@ def _cards(found: Found) -> str:
     for r in _eval_runs(found):
         o = (r.doc.get("results") or {}).get("overall") or {}
         if r.label not in paired and _num(o.get("accuracy")):
-            cards.append((f"{r.label}: accuracy", f'{pct(o["accuracy"])}%',
-                          f'95% CI {pct(o.get("ci_low"))}–{pct(o.get("ci_high"))}, n={esc(o.get("n"))}'))
+            ci = f'95% CI {pct(o["ci_low"])}–{pct(o["ci_high"])}' if _num(o.get("ci_low")) and _num(o.get("ci_high")) else ""
+            n = f"n={esc(o['n'])}" if o.get("n") is not None else ""
+            cards.append((f"{r.label}: accuracy", f'{pct(o["accuracy"])}%', ", ".join(x for x in (ci, n) if x)))
     for t in found.trains:
         info = _train_info(t)
         if _num(info["reward_first"]) and _num(info["reward_last"]):
@@ -208,8 +216,7 @@ def _headline(found: Found) -> str:
             passk = f'{pct(o.get(f"pass@{k}"))} <span class="n">pass@{k}</span>' if k > 1 else "—"
             rows.append([f'<a href="#acc-{_slug(next(iter(benches), "x"))}">{esc(r.label)}</a>', esc(r.model_name),
                          "<br>".join(esc(b) for b in benches) or "—", esc(o.get("n_items", o.get("n"))),
-                         f'<b>{pct(o.get("accuracy"))}</b> <span class="ci">[{pct(o.get("ci_low"))}, '
-                         f'{pct(o.get("ci_high"))}]</span>',
+                         f'<b>{pct(o.get("accuracy"))}</b>{_pct_ci(o)}',
                          pct(macro[0]) if len(macro) == 1 else "—", label_acc, pct(o.get("parse_fail_rate")),
                          f'{esc(o.get("prompt_tokens", "—"))} / {esc(o.get("completion_tokens", "—"))}',
                          fmt(run.get("wall_seconds"), 1), passk])
@@ -244,7 +251,7 @@ def _headline(found: Found) -> str:
     attr_rows = []
     for a in found.attributions:
         st = ((a.doc.get("results") or {}).get("correct") or {}).get("study") or {}
-        if st:
+        if any(isinstance(st.get(k), dict) for k in ("CAK", "CAD", "MAK", "MAD")):
             attr_rows.append([f'<a href="#attr-{_slug(a.label)}">{esc(a.label)}</a>',
                               esc((a.doc.get("model") or {}).get("name")), esc(a.doc.get("n_items"))]
                              + [_ci(st.get(k)) for k in ("CAK", "CAD", "MAK", "MAD")])
@@ -290,8 +297,11 @@ def _accuracy_section(found: Found, img: _Images) -> str:
                                100 * b.get("ci_high", b["accuracy"]))
             series.append({"label": r.label, "values": vals, **styles[r.label]})
         out.append(f'<h3 id="acc-{_slug(bench)}">{esc(bench)}</h3>')
-        fig = img.add(f"accuracy-{bench}", _plots.accuracy_bars(cats, series, f"Accuracy per task: {bench}"),
-                      f"accuracy per task on {bench}, one bar per run")
+        if any(s_["values"] for s_ in series):
+            fig = img.add(f"accuracy-{bench}", _plots.accuracy_bars(cats, series, f"Accuracy per task: {bench}"),
+                          f"accuracy per task on {bench}, one bar per run")
+        else:
+            fig = _none(f"No accuracy recorded for {esc(bench)} (the runs' results.json have no numbers for it).")
         in_bench = {r.label for r in rs}
         bench_pairs = [(m, b, a) for m, b, a in pairs if b.label in in_bench and a.label in in_bench]
         head = ["task"] + [esc(r.label) for r in rs] + [f"change {esc(m)}" for m, _, _ in bench_pairs]

@@ -158,6 +158,24 @@ def _is_eval_doc(doc: Any) -> bool:
     return isinstance(res, dict) and "overall" in res and "benchmarks" in res
 
 
+def _normalise_eval(doc: dict[str, Any]) -> dict[str, Any]:
+    """The shapes the report relies on, whatever a partial or older results.json holds: dicts where dicts
+    are expected (a null or odd entry becomes empty, and then shows as '—')."""
+    def d(x: Any) -> dict[str, Any]:
+        return x if isinstance(x, dict) else {}
+
+    res = d(doc.get("results"))
+    benches = {}
+    for name, b in d(res.get("benchmarks")).items():
+        b = d(b)
+        benches[str(name)] = {**b, "overall": d(b.get("overall")),
+                              "tasks": {str(t): d(v) for t, v in d(b.get("tasks")).items()}}
+    doc = {**doc, "results": {**res, "overall": d(res.get("overall")), "benchmarks": benches}}
+    for k in ("config", "model", "run", "environment"):
+        doc[k] = d(doc.get(k))
+    return doc
+
+
 def _label(root: Path, d: Path, root_name: str | None) -> str:
     rel = d.relative_to(root).as_posix()
     if root_name is None:
@@ -215,7 +233,7 @@ def discover(run_dirs: list[str | os.PathLike], *, skip: list[str | os.PathLike]
             if EVAL_FILE in fs:
                 doc = _read_json(d / EVAL_FILE, found.problems)
                 if _is_eval_doc(doc):
-                    run = EvalRun(label=label, path=d, doc=doc)
+                    run = EvalRun(label=label, path=d, doc=_normalise_eval(doc))
                     if SAMPLES_FILE in fs:
                         run.samples, run.samples_total = _read_jsonl(d / SAMPLES_FILE, found.problems, max_samples)
                     name = d.name.lower()
