@@ -34,7 +34,7 @@ Design choices
 * **Value head**: a linear layer (:class:`ValueHead`) on the policy's last hidden state (after the
   final norm), so policy and value share the transformer trunk (as TRL's old
   ``AutoModelForCausalLMWithValueHead``); the value loss therefore also shapes the trunk, weighted by
-  ``vf_coef``. It is its own module, saved as ``value_head.safetensors`` beside the policy.
+  ``vf_coef`` (``detach_value=True`` stops that: the head then learns on frozen features). It is its own module, saved as ``value_head.safetensors`` beside the policy.
 * **Reference**: a frozen deep copy of the initial policy, or, with ``lora=True``, the same weights
   with the adapters disabled (no second copy in memory).
 * **Log-probabilities** are those of ``softmax(logits / temperature)``, the distribution that was
@@ -123,6 +123,9 @@ class PPOConfig:
     clip_range: float = _h("Policy clip range eps: the ratio is clipped to [1-eps, 1+eps].", 0.2)
     clip_range_value: float = _h("Value clip range: new values are kept within this of the rollout values.", 0.2)
     vf_coef: float = _h("Weight of the value loss in the total loss.", 0.1)
+    detach_value: bool = _h("Feed the value head a detached hidden state, so the value loss never moves the "
+                            "policy (default: shared trunk, the value loss also trains it).", False)
+    value_head_init_scale: float = _h("Value head init: weight ~ N(0, scale^2 / hidden_size), bias 0.", 0.1)
     kl_coef: float = _h("Per-token KL penalty beta in the reward, r_t -= beta * (logp_policy - logp_ref); "
                         "the initial value when adaptive_kl.", 0.05)
     adaptive_kl: bool = _h("Adapt kl_coef with the proportional controller of Ziegler et al. (2019).", False)
@@ -377,14 +380,15 @@ class AdaptiveKLController:
 class ValueHead(nn.Module):
     """``V(s) = w . h(s) + b``: a linear layer on the policy's last hidden state (after the final norm).
 
-    Initialised with ``w ~ N(0, 1 / hidden_size)`` (a random, non-zero baseline, so the first update
-    has a learning signal even when every reward is equal) and ``b = 0``.
+    Initialised with ``w ~ N(0, (init_scale)^2 / hidden_size)`` and ``b = 0``: values start small
+    (about ``init_scale`` times the RMS of the hidden state) but not all zero, so the first update has a
+    learning signal even when every reward of the batch is equal.
     """
 
-    def __init__(self, hidden_size: int):
+    def __init__(self, hidden_size: int, init_scale: float = 0.1):
         super().__init__()
         self.summary = nn.Linear(hidden_size, 1)
-        nn.init.normal_(self.summary.weight, std=hidden_size ** -0.5)
+        nn.init.normal_(self.summary.weight, std=init_scale * hidden_size ** -0.5)
         nn.init.zeros_(self.summary.bias)
 
     def forward(self, hidden: torch.Tensor) -> torch.Tensor:
@@ -392,17 +396,24 @@ class ValueHead(nn.Module):
 
 
 class PolicyWithValue(nn.Module):
-    """A causal LM (``policy``) and a :class:`ValueHead` sharing its trunk."""
+    """A causal LM (``policy``) and a :class:`ValueHead` sharing its trunk.
 
-    def __init__(self, policy: nn.Module, v_head: ValueHead):
+    With ``detach_value=True`` the value head reads a detached hidden state: the value loss then
+    trains the head only and never moves the policy.
+    """
+
+    def __init__(self, policy: nn.Module, v_head: ValueHead, detach_value: bool = False):
         super().__init__()
         self.policy = policy
         self.v_head = v_head
+        self.detach_value = detach_value
 
     def forward(self, input_ids, attention_mask, position_ids, logits_to_keep: int):
         out = self.policy(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
                           logits_to_keep=logits_to_keep, output_hidden_states=True, use_cache=False)
         hidden = out.hidden_states[-1][:, -logits_to_keep:]
+        if self.detach_value:
+            hidden = hidden.detach()
         return out.logits, self.v_head(hidden)
 
 
@@ -802,8 +813,8 @@ def train_ppo(cfg: PPOConfig, out_dir: str | os.PathLike, *, model=None, tokeniz
     else:
         policy = model
         ref_model = copy.deepcopy(model).eval().requires_grad_(False).to(device)
-    v_head = ValueHead(_hidden_size(policy))
-    wrapped = PolicyWithValue(policy, v_head)
+    v_head = ValueHead(_hidden_size(policy), cfg.value_head_init_scale)
+    wrapped = PolicyWithValue(policy, v_head, cfg.detach_value)
     if ckpt:
         from safetensors.torch import load_file
 
