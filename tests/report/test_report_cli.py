@@ -210,3 +210,17 @@ def test_partial_and_odd_records_do_not_stop_the_report(tmp_path):
     assert "No discovery summary recorded" in html
     assert "<th>odd/e1</th>" not in html  # single RUN_DIR: labels are relative paths
     assert "<th>e1</th>" in html and "<th>e2</th>" in html
+
+
+def test_error_from_a_shell_is_one_line_and_exit_2(tmp_path):
+    """As the ``whygym`` console script runs it: no traceback, the message on stderr, exit status 2."""
+    import subprocess
+    import sys
+
+    (tmp_path / "empty").mkdir()
+    r = subprocess.run([sys.executable, "-c", "import sys; from whygym.cli import main; sys.exit(main())", "report",
+                        str(tmp_path / "empty"), "--out", str(tmp_path / "r")], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr and r.stderr.startswith("whygym report: error: nothing to report")
+    assert r.stdout == ""

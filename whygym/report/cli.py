@@ -25,10 +25,17 @@ attribution result (attribution.json from `whygym attribute`), or a folder with 
 subfolders; everything is found recursively and labelled by its relative path.
 """
 
+_EXAMPLES = """examples:
+  whygym report runs/demo --out runs/demo/report         # one folder holding before/, after/, train/, attr/
+  whygym report runs/sft runs/grpo --out runs/compare    # several methods side by side
+  whygym report runs/sft/before runs/sft/after --out r   # two eval runs named before/after pair up
+"""
+
 
 def register(sub) -> None:
     p = sub.add_parser("report", help="a static HTML report (plots, tables, samples) of run folders",
-                       description=_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+                       description=_DESCRIPTION, epilog=_EXAMPLES,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="folders written by whygym eval / train / attribute")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder for report.html and its PNG files")
     p.add_argument("--title", default=None, help="page title (default: the run folders' names)")
