@@ -500,7 +500,7 @@ def _attribution_section(found: Found, img: _Images) -> str:
                         for name, v in settings.items()]
                 prow += [{"name": k, "color": _GROUP_COLORS["study"], **ci}
                          for k, ci in (s.get("attribution") or {}).items() if isinstance(ci, dict)]
-                out.append('<div class="stack">' + img.add(  # the settings table is wide: under the plot
+                out.append('<div class="stack small">' + img.add(  # the settings table is wide: under the plot
                     f"discovery-{a.label}-{kind}",
                     _plots.interval_barh(prow, f"{a.label}: discovery {kind}", "rate / difference of rates"),
                     f"discovery {kind}: {key} per setting and attribution scores")
@@ -744,7 +744,7 @@ table.headline tr:hover td,table.samples tr:hover td{background:#f7fbff}
 .delta{font-weight:650}.delta.up{color:var(--good)}.delta.down{color:var(--bad)}
 .tag{display:inline-block;background:#e6f0fa;color:#0b4f7c;border-radius:10px;padding:0 8px;font-size:12px;font-weight:500;vertical-align:middle}
 figure{margin:10px 0}
-.stack figure img{max-width:min(100%,900px)}
+.stack.small figure img{max-width:min(100%,900px)}
 figure img{max-width:100%;height:auto;border:1px solid var(--line);border-radius:6px;background:#fff}
 .pair{display:grid;grid-template-columns:minmax(0,3fr) minmax(0,2fr);gap:16px;align-items:start}
 @media (max-width:1000px){.pair{grid-template-columns:1fr}}
