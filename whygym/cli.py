@@ -28,8 +28,9 @@ _SUBCOMMAND_MODULES = [
 ]
 
 
-class UserError(Exception):
-    """An error caused by the user's input: printed without a traceback, exit code 2."""
+# Defined in its own module so that ``python -m whygym.cli`` (which loads this file twice: as __main__
+# and as whygym.cli) still catches the UserError that subcommands raise.
+from whygym.errors import UserError  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
