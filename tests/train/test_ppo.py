@@ -289,3 +289,12 @@ def test_train_ppo_lora_merges_final(tmp_path):
     assert set(sd) == set(base)  # merged: plain llama keys, no lora_ keys
     assert not torch.equal(sd["model.layers.0.self_attn.q_proj.weight"], base["model.layers.0.self_attn.q_proj.weight"])
     assert torch.equal(sd["model.layers.0.mlp.up_proj.weight"], base["model.layers.0.mlp.up_proj.weight"])
+
+
+def test_module_doctests():
+    import doctest
+
+    import whygym.train.ppo as ppo
+
+    res = doctest.testmod(ppo, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert res.attempted > 0 and res.failed == 0

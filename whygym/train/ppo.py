@@ -503,7 +503,8 @@ def _forward_logp(net: Callable, input_ids: torch.Tensor, attention_mask: torch.
     logp = torch.gather(logps, 2, tokens.unsqueeze(-1)).squeeze(-1)
     entropy = None
     if with_entropy:
-        entropy = -(logps.exp() * logps).sum(-1)
+        with torch.no_grad():  # logged, not optimised
+            entropy = -(logps.exp() * logps).sum(-1)
     vals = values[:, :-1] if values is not None else None
     return logp, vals, entropy
 
