@@ -241,7 +241,13 @@ def test_train_ppo_real_reward_final_and_resume(tmp_path):
     assert (tmp_path / "checkpoint-3").is_dir() and not (tmp_path / "checkpoint-1").exists()  # keeps 2
     # the resumed model started from the step-2 weights, not from the initial ones
     assert any(not torch.equal(v, before[k]) for k, v in model2.state_dict().items())
-    assert AutoModelForCausalLM.from_pretrained(tmp_path / "final") is not None
+    final_mtime = (tmp_path / "final" / "model.safetensors").stat().st_mtime_ns
+    # called again with the steps already reached: nothing to run; the trained model given as the
+    # "initial" one is noticed (it would become the KL reference)
+    with pytest.warns(RuntimeWarning, match="differs from the initial model"):
+        s3 = train_ppo(cfg, tmp_path, model=model2, tokenizer=tok2, dataset=rows, reward_fn=reward)
+    assert s3["steps_run"] == 0 and s3["start_step"] == 3
+    assert (tmp_path / "final" / "model.safetensors").stat().st_mtime_ns == final_mtime
 
 
 def test_resume_reproduces_an_uninterrupted_run(tmp_path):
