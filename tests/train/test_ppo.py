@@ -186,6 +186,30 @@ def test_toy_task_reward_rises_and_value_loss_falls(tmp_path):
     assert p_yes > 0.8
 
 
+def test_kl_penalty_reaches_the_regularised_optimum(tmp_path):
+    """With reward R = [first token is "yes"] and per-token KL penalty beta, the optimum of
+    E[R] - beta KL(pi || pi_ref) keeps later tokens at the reference and sets
+    pi*(yes) = p e^(1/beta) / (p e^(1/beta) + 1 - p), p = pi_ref(yes | prompt): the mean reward must
+    settle there (~0.45 for beta = 0.5 here), far below the unpenalised 1.0."""
+    model, tok = _toy_model_and_tokenizer()
+    prompts = ["a b", "c d", "e f", "b a", "d c", "f e", "a c", "b d"]
+    yes = tok.convert_tokens_to_ids("yes")
+    with torch.no_grad():
+        p = np.array([torch.softmax(model(tok(x, return_tensors="pt")["input_ids"]).logits[0, -1], -1)[yes].item()
+                      for x in prompts])
+    beta = 0.5
+    star = float(np.mean(p * math.exp(1 / beta) / (p * math.exp(1 / beta) + 1 - p)))
+    cfg = PPOConfig(model="unused", lr=5e-3, steps=20, batch_size=32, mini_batch_size=8, ppo_epochs=4,
+                    max_new_tokens=3, kl_coef=beta, vf_coef=0.5, save_every=0, log_every=0, seed=0)
+    train_ppo(cfg, tmp_path, model=model, tokenizer=tok, dataset=[{"prompt": x} for x in prompts],
+              reward_fn=_starts_with_yes)
+    log = [json.loads(x) for x in (tmp_path / "train_log.jsonl").read_text().splitlines()]
+    last = float(np.mean([r["reward"] for r in log[-5:]]))
+    print("beta", beta, "p_ref", round(float(p.mean()), 3), "optimum", round(star, 3), "reward last5", round(last, 3))
+    assert 0.3 < star < 0.6 and abs(last - star) < 0.1
+    assert all(r["kl_coef"] == beta for r in log)
+
+
 # ----------------------------------------------------------------------------------------------
 # end to end with the rule-based reward: 2 steps, final/, resume
 
