@@ -34,14 +34,15 @@ Design choices
 * **Value head**: a linear layer (:class:`ValueHead`) on the policy's last hidden state (after the
   final norm), so policy and value share the transformer trunk (as TRL's old
   ``AutoModelForCausalLMWithValueHead``); the value loss therefore also shapes the trunk, weighted by
-  ``vf_coef`` (``detach_value=True`` stops that: the head then learns on frozen features). It is its own module, saved as ``value_head.safetensors`` beside the policy.
+  ``vf_coef`` (``detach_value=True`` stops that: the head then learns on frozen features). It is its
+  own module, saved as ``value_head.safetensors`` beside the policy.
 * **Reference**: a frozen deep copy of the initial policy, or, with ``lora=True``, the same weights
   with the adapters disabled (no second copy in memory).
 * **Log-probabilities** are those of ``softmax(logits / temperature)``, the distribution that was
   sampled; ``top_p < 1`` truncates the sampler, which these log-probabilities ignore (as in TRL).
 * A ``None`` reward (not applicable, e.g. an unreadable gold) counts as 0 and is counted in the log.
-* Dropout stays off (the model is kept in ``eval()`` mode), so the ratio is exactly 1 on the first
-  minibatch of every iteration and old log-probabilities need no second pass.
+* Dropout stays off (the model is kept in ``eval()`` mode, also during the update), so the stored
+  old log-probabilities are exactly those the first minibatch recomputes (ratio 1 before any step).
 * Resuming restores the weights, value head, optimizer, KL coefficient and every RNG, so a run cut
   into pieces produces the same weights as an uninterrupted one (on CPU); the prompt order is a
   function of (seed, step).
@@ -63,7 +64,12 @@ SmolLM2-135M-Instruct (``model="default"``), fp32, the 2-core CPU, 1 thread, bat
 ATE prompts (~230 tokens), 1 PPO epoch of 2 minibatches: ~65 s per iteration and 5.4 GB peak RSS,
 measured while other jobs loaded the machine (load average ~12), so an idle machine is faster. A
 full-weight checkpoint is ~1.6 GB (policy 0.54 GB + AdamW moments 1.08 GB); ``keep_checkpoints``
-bounds how many stay. The toy test (a 1-layer, 16-wide llama) runs ~0.3 s per iteration.
+bounds how many stay. The toy test (a 1-layer, 16-wide llama) runs ~0.3-0.5 s per iteration.
+
+What the tests show (``tests/train/test_ppo.py``): on a toy task (reward 1 when the completion starts
+with "yes", reference probability ~0.1) the mean reward goes from 0.26 (first 5 iterations) to 0.98
+(last 5 of 30) while the value loss falls from 0.081 to 0.012; with ``kl_coef=0.5`` the reward instead
+settles at 0.43, at the analytic optimum 0.45 of reward minus beta * KL.
 
 Examples
 --------
@@ -463,7 +469,9 @@ def _prompt_text(prompt: Any, tokenizer) -> str:
     return tokenizer.apply_chat_template(list(prompt), tokenize=False, add_generation_prompt=True)
 
 
-def _encode_prompts(prompts: Sequence[Any], tokenizer, max_len: int, pad_id: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+def _encode_prompts(prompts: Sequence[Any], tokenizer, max_len: int, pad_id: int,
+                    device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Chat-templated prompts, tokenized, cut to their last ``max_len`` tokens (0: all), left padded."""
     ids = [tokenizer(_prompt_text(p, tokenizer), add_special_tokens=False)["input_ids"] for p in prompts]
     if max_len > 0:
         ids = [x[-max_len:] for x in ids]
