@@ -1,54 +1,155 @@
-"""``whygym demo``: the main job on the default model. For now: generate a small dataset of all seven
-tasks, show a few items, and summarise it."""
+"""``whygym demo``: the main job end to end on the default model, offline, on a CPU.
+
+1. problems with exact answers: a held-out test set of the seven tasks (the training set, generated
+   inside the training step from another seed, drops every item that shares a graph and question with it);
+2. the base model evaluated on the test set;
+3. the model post-trained briefly (SFT on the engine's derivations by default);
+4. the post-trained model evaluated on the same test set;
+5. prompt-component attribution (knowledge = variable names, data = stated numbers) before and after;
+6. a report folder (``report/report.html``) and the headline table.
+
+Every stage is a whygym subcommand with its own output folder under ``--out``, run in-process with
+the same arguments a user would type (recorded in ``demo.json``). A stage whose output is complete is
+skipped, and the eval and attribution caches keep partial work, so Ctrl-C and a rerun resume.
+"""
 
 from __future__ import annotations
 
-import collections
-import statistics
+import json
+import sys
 import time
 from pathlib import Path
+from typing import Any
+
+# (test items per task, SFT minutes, attribution base items, max new tokens)
+PROFILES = {
+    "full": {"test_n": 8, "train_minutes": 6.0, "attr_n": 12, "max_new_tokens": 160, "n_train": 60},
+    "quick": {"test_n": 2, "train_minutes": 0.5, "attr_n": 4, "max_new_tokens": 48, "n_train": 12},
+}
+HELDOUT_SEED = 1000
+ATTR_SEED = 5
 
 
 def register(sub) -> None:
-    p = sub.add_parser("demo", help="run the main job end to end (for now: generate and summarise a dataset)",
-                       description="Generate a small dataset of the seven core causal tasks, print a few items and "
-                                   "a summary table.")
+    p = sub.add_parser("demo", help="run the main job end to end on the default model (about 20 minutes)",
+                       description="Generate a held-out test set of the seven causal tasks, evaluate the default "
+                                   "model, post-train it briefly, evaluate again, run the prompt-component "
+                                   "attribution before and after, and write a report. Reruns resume.")
     p.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
-    p.add_argument("--n", type=int, default=50, help="items per task (default 50)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--show", type=int, default=2, help="items to print in full (default 2)")
+    p.add_argument("--quick", action="store_true", help="a ~3-minute version (tiny test set, 30 s of training)")
+    p.add_argument("--model", default="default", help="model to start from (default: SmolLM2-135M-Instruct)")
+    p.add_argument("--method", default="sft", choices=["sft", "dpo", "kto", "grpo"],
+                   help="post-training method (default sft: the most gain per CPU minute at 135M, see "
+                        "docs/results.md)")
+    p.add_argument("--minutes", type=float, default=None, help="training budget in minutes (overrides the profile)")
+    p.add_argument("--test-n", type=int, default=None, help="held-out test items per task (overrides the profile)")
+    p.add_argument("--derivation", default="answer", choices=["calm", "spelled", "answer"],
+                   help="SFT target style (default 'answer': the answer JSON only, the fastest to learn at 135M)")
+    p.add_argument("--no-attribution", action="store_true", help="skip the attribution stages")
     p.set_defaults(func=run)
 
 
-def run(args) -> int:
-    from whygym.items import write_jsonl
-    from whygym.tasks import DEFAULT_TASKS, generate
+def _stage(name: str, argv: list[str], done: Path, log: list[dict[str, Any]]) -> None:
+    from whygym.cli import main
+    from whygym.errors import UserError
 
+    if done.exists():
+        print(f"[demo] {name}: already done ({done}), skipping", flush=True)
+        log.append({"stage": name, "command": "whygym " + " ".join(argv), "skipped": True})
+        return
+    print(f"[demo] {name}: whygym {' '.join(argv)}", flush=True)
     t0 = time.perf_counter()
-    items = list(generate(DEFAULT_TASKS, args.n, args.seed))
+    rc = main(argv)
     dt = time.perf_counter() - t0
+    log.append({"stage": name, "command": "whygym " + " ".join(argv), "seconds": round(dt, 1), "rc": rc})
+    if rc:
+        raise UserError(f"stage {name} failed (exit {rc}); fix the cause and rerun `whygym demo` to resume")
+
+
+def headline(before: dict, after: dict, bench: str) -> str:
+    """Per-task table: PROB accuracy and yes/no label accuracy before and after, with 95% intervals."""
+
+    def cell(b: dict | None, key: str) -> str:
+        if not b or b.get(key if key != "accuracy" else "n") in (None, 0):
+            return "-"
+        if key == "accuracy":
+            return f"{100 * b['accuracy']:5.1f} [{100 * b['ci_low']:4.1f},{100 * b['ci_high']:5.1f}]"
+        if not b.get("label_n"):
+            return "-"
+        return f"{100 * b['label_accuracy']:5.1f} [{100 * b['label_ci_low']:4.1f},{100 * b['label_ci_high']:5.1f}]"
+
+    bb, ab = before["results"]["benchmarks"][bench], after["results"]["benchmarks"][bench]
+    rows = [("task", "PROB exact, before", "PROB exact, after", "yes/no, before", "yes/no, after", "unparsed b/a")]
+    for t in sorted(bb["tasks"]):
+        x, y = bb["tasks"][t], ab["tasks"].get(t)
+        rows.append((t, cell(x, "accuracy"), cell(y, "accuracy"), cell(x, "label"), cell(y, "label"),
+                     f"{100 * x['parse_fail_rate']:.0f}%/{100 * (y or {}).get('parse_fail_rate', 0):.0f}%"))
+    x, y = bb["overall"], ab["overall"]
+    rows.append(("all", cell(x, "accuracy"), cell(y, "accuracy"), cell(x, "label"), cell(y, "label"),
+                 f"{100 * x['parse_fail_rate']:.0f}%/{100 * y['parse_fail_rate']:.0f}%"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = [" | ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
+    lines.insert(1, "-+-".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def run(args) -> int:
+    from whygym.errors import UserError
+    from whygym.items import atomic_write_text
+
+    prof = dict(PROFILES["quick" if args.quick else "full"])
+    if args.minutes is not None:
+        prof["train_minutes"] = args.minutes
+    if args.test_n is not None:
+        prof["test_n"] = args.test_n
+    if prof["test_n"] < 1 or prof["train_minutes"] <= 0:
+        raise UserError("--test-n must be >= 1 and --minutes > 0")
     out = Path(args.out)
-    write_jsonl(items, out / "items.jsonl")
-    for it in items[: args.show]:
-        print("=" * 100)
-        print(it.prompt)
-        print("--- gold answer:", it.answer)
-        for k, v in it.reason.items():
-            print(f"  {k}: {v}")
-    print("=" * 100)
-    by = collections.defaultdict(list)
-    for it in items:
-        by[it.task].append(it)
-    header = f"{'task':<5} {'items':>5} {'zero':>5} {'yes':>5} {'nodes':>6} {'given':>6} {'|PROB| mean':>12}"
-    print(header)
-    print("-" * len(header))
-    for task in DEFAULT_TASKS:
-        rows = by[task]
-        yes = sum(1 for it in rows if it.gold.get("label") == "yes")
-        print(f"{task:<5} {len(rows):>5} {sum(it.meta['structural_zero'] for it in rows):>5} "
-              f"{yes if task not in ('PN', 'PS') else '-':>5} "
-              f"{statistics.mean(it.meta['n_nodes'] for it in rows):>6.1f} "
-              f"{statistics.mean(len(it.given) for it in rows):>6.1f} "
-              f"{statistics.mean(abs(it.gold['prob']) for it in rows):>12.4f}")
-    print(f"\n{len(items)} items in {dt:.2f}s ({len(items) / dt:,.0f} items/s) -> {out / 'items.jsonl'}")
+    out.mkdir(parents=True, exist_ok=True)
+    bench = f"gen:all:{prof['test_n']}:{HELDOUT_SEED}"
+    gen_tokens = str(prof["max_new_tokens"])
+    log: list[dict[str, Any]] = []
+    t0 = time.perf_counter()
+
+    eval_common = ["--benchmark", bench, "--max-new-tokens", gen_tokens, "--batch-size", "8"]
+    _stage("evaluate the base model", ["eval", "--model", args.model, *eval_common, "--out", str(out / "before")],
+           out / "before" / "results.json", log)
+    final = out / "train" / "final"
+    train_argv = ["train", args.method, "--out", str(out / "train"), "--model", args.model,
+                  "--minutes", str(prof["train_minutes"]), "--steps", "100000", "--n_train", str(prof["n_train"]),
+                  "--heldout_n", str(prof["test_n"]), "--heldout_seed", str(HELDOUT_SEED),
+                  "--derivation", args.derivation]
+    if (out / "train" / "checkpoints").exists():
+        train_argv.append("--resume")
+    _stage(f"post-train ({args.method}, {prof['train_minutes']:g} min)", train_argv, final / "config.json", log)
+    _stage("evaluate the post-trained model", ["eval", "--model", str(final), *eval_common, "--out",
+                                                str(out / "after")], out / "after" / "results.json", log)
+    if not args.no_attribution:
+        attr_bench = f"gen:ATE,NDE,PN:{max(1, prof['attr_n'] // 3)}:{ATTR_SEED}"
+        for tag, model in (("before", args.model), ("after", str(final))):
+            _stage(f"prompt-component attribution ({tag})",
+                   ["attribute", "--model", model, "--benchmark", attr_bench, "--components", "names,data",
+                    "--max-new-tokens", gen_tokens, "--quiet", "--out", str(out / f"attribution_{tag}")],
+                   out / f"attribution_{tag}" / "attribution.json", log)
+    report_argv = ["report", str(out / "before"), str(out / "after"), str(out / "train")]
+    report_argv += [str(out / f"attribution_{t}") for t in ("before", "after") if (out / f"attribution_{t}").exists()]
+    report_argv += ["--out", str(out / "report"), "--title", "whygym demo"]
+    from whygym.cli import main
+
+    print(f"[demo] report: whygym {' '.join(report_argv)}", flush=True)
+    if main(report_argv):
+        raise UserError("the report stage failed; rerun `whygym demo` to retry")
+    before = json.loads((out / "before" / "results.json").read_text())
+    after = json.loads((out / "after" / "results.json").read_text())
+    table = headline(before, after, bench)
+    total = time.perf_counter() - t0
+    summary = {"profile": "quick" if args.quick else "full", "settings": prof, "benchmark": bench,
+               "method": args.method, "derivation": args.derivation, "stages": log, "seconds": round(total, 1),
+               "headline": table}
+    atomic_write_text(out / "demo.json", json.dumps(summary, indent=2) + "\n")
+    print("\n" + table)
+    print(f"\nPROB exact: |PROB - gold| < 5e-5 (whygym's strict scorer); yes/no: the ANSWER label; 95% Wilson "
+          f"intervals; {prof['test_n']} held-out items per task.")
+    print(f"report: {(out / 'report' / 'report.html').resolve()}")
+    print(f"demo finished in {total / 60:.1f} min (stages already done were skipped)", file=sys.stderr)
     return 0
