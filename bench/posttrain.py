@@ -55,24 +55,33 @@ def _whygym() -> list[str]:
 
 
 def evaluate(model: str, name: str, a, log: Path) -> dict:
-    """Generated test set and CaLM Lite basic EN; returns records by benchmark kind."""
+    """Generated test set and CaLM Lite basic EN, in one ``whygym eval`` call when the per-task counts allow it
+    (``gen:T:N:1000`` per task yields the same items as ``gen:all:N:1000``); returns records by kind."""
     out = Path(a.out) / "eval" / name
     common = ["--model", model, "--max-new-tokens", str(a.max_new_tokens), "--batch-size", str(a.batch_size),
               "--no-progress"] + (["--bf16"] if a.bf16_eval else [])
-    cmds = []
-    gen = [*_whygym(), "eval", *common, "--benchmark", f"gen:all:{a.test_n}:{HELDOUT_SEED}", "--out", str(out / "gen")]
-    cmds.append(gen)
     per_task = max(1, a.calm_limit // len(TASKS))
-    calm = [*_whygym(), "eval", *common, "--limit", str(per_task), "--out", str(out / "calm")]
-    for t in TASKS:
-        calm += ["--benchmark", f"calm-lite:{t}-P_{t}-basic_EN"]
-    cmds.append(calm)
-    res: dict = {"commands": [shlex.join(c) for c in cmds], "wall_s": 0.0}
-    for kind, cmd in zip(("gen", "calm"), cmds):
+    gen_b = [x for t in TASKS for x in ("--benchmark", f"gen:{t}:{a.test_n}:{HELDOUT_SEED}")]
+    calm_b = [x for t in TASKS for x in ("--benchmark", f"calm-lite:{t}-P_{t}-basic_EN")]
+    if a.test_n <= per_task:  # --limit per_task leaves the gen:T:N sets whole
+        cmds = [[*_whygym(), "eval", *common, "--limit", str(per_task), *gen_b, *calm_b, "--out", str(out / "all")]]
+    else:
+        cmds = [[*_whygym(), "eval", *common, *gen_b, "--out", str(out / "gen")],
+                [*_whygym(), "eval", *common, "--limit", str(per_task), *calm_b, "--out", str(out / "calm")]]
+    res: dict = {"commands": [shlex.join(c) for c in cmds], "wall_s": 0.0, "gen": None, "calm": None}
+    records: list[dict] = []
+    ok = True
+    for cmd in cmds:
         rc, dt = _run(cmd, log)
         res["wall_s"] += dt
-        path = out / kind / "samples.jsonl"
-        res[kind] = [json.loads(x) for x in path.read_text().splitlines()] if rc == 0 and path.exists() else None
+        path = Path(cmd[cmd.index("--out") + 1]) / "samples.jsonl"
+        if rc == 0 and path.exists():
+            records += [json.loads(x) for x in path.read_text().splitlines()]
+        else:
+            ok = False
+    if ok:
+        res["gen"] = [r for r in records if str(r["benchmark"]).startswith("gen:")]
+        res["calm"] = [r for r in records if not str(r["benchmark"]).startswith("gen:")]
     return res
 
 

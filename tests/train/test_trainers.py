@@ -9,7 +9,7 @@ import torch
 from whygym.train.config import METHOD_CONFIGS, load_config
 from whygym.train.trainers import train
 
-SMALL = {"steps": 2, "n_train": 2, "tasks": ["ATE", "PN"], "batch_size": 2, "lr": 1e-3, "max_length": 512,
+SMALL = {"steps": 2, "n_train": 2, "tasks": ["ATE", "PN"], "batch_size": 2, "lr": 1e-3, "max_length": 1024,
          "heldout_n": 2, "save_steps": 100}
 GRPO = {"num_generations": 2, "max_completion_length": 8}
 
@@ -104,3 +104,19 @@ def test_time_budget_stops_training(tiny, tmp_path):
     cfg = load_config(METHOD_CONFIGS["sft"], None, {**SMALL, "steps": 1000, "minutes": 1e-9})
     s = train("sft", cfg, tmp_path, model=model, tokenizer=tok)
     assert s["stopped_by_budget"] and s["steps"] == 1
+
+
+def test_rows_longer_than_max_length_are_dropped_not_truncated(default_tokenizer):
+    from whygym.tasks import generate
+    from whygym.train.data import dpo_rows, sft_rows
+    from whygym.train.trainers import drop_long_rows
+
+    items = list(generate(["NDE", "ATE"], n=6, seed=3))
+    rows = sft_rows(items, "calm")
+    lengths = [len(default_tokenizer.apply_chat_template(r["prompt"] + r["completion"], tokenize=True,
+                                                         return_dict=True)["input_ids"]) for r in rows]
+    cut = sorted(lengths)[len(lengths) // 2]
+    kept, dropped = drop_long_rows(rows, "sft", default_tokenizer, cut)
+    assert dropped == sum(n > cut for n in lengths) > 0 and len(kept) + dropped == len(rows)
+    kept, dropped = drop_long_rows(dpo_rows(items), "dpo", default_tokenizer, 10_000)
+    assert dropped == 0 and kept

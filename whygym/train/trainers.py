@@ -66,6 +66,26 @@ def build_dataset(cfg: TrainArgs, method: str | None = None) -> tuple[list[dict]
     return rows, report.to_dict()
 
 
+def drop_long_rows(rows: list[dict], method: str, tokenizer, max_length: int) -> tuple[list[dict], int]:
+    """Rows whose chat-templated prompt plus (longest) completion fits in ``max_length`` tokens, and the number
+    dropped. Dropping, not truncating: a truncated target loses its final answer, which is the point of it.
+    RL rows are checked on the prompt alone."""
+    keep, dropped = [], 0
+    for r in rows:
+        if method in ("grpo", "ppo"):
+            conv = [r["prompt"]]
+        elif method == "dpo":
+            conv = [r["prompt"] + r["chosen"], r["prompt"] + r["rejected"]]
+        else:
+            conv = [r["prompt"] + r["completion"]]
+        n = max(len(tokenizer.apply_chat_template(c, tokenize=True, return_dict=True)["input_ids"]) for c in conv)
+        if n <= max_length:
+            keep.append(r)
+        else:
+            dropped += 1
+    return keep, dropped
+
+
 def _to_dataset(rows: list[dict], method: str):
     import datasets
 
@@ -214,10 +234,20 @@ def train(method: str, cfg: TrainArgs, out_dir: str | os.PathLike, *, model=None
     elif log_path.exists():
         log_path.unlink()  # a fresh run starts a fresh log
 
-    # data
+    # model
+    if model is None:
+        model, tokenizer = load_model(cfg.model)
+    elif tokenizer is None:
+        raise ValueError("pass the tokenizer together with the model")
+    _prepare_tokenizer(tokenizer)
+    # data (rows that do not fit max_length are dropped, see drop_long_rows)
     report: dict[str, Any] = {}
     if dataset is None:
         rows, report = build_dataset(cfg, method)
+        rows, report["dropped_too_long"] = drop_long_rows(rows, method, tokenizer, cfg.max_length)
+        report["rows"] = len(rows)
+        if not rows:
+            raise UserError(f"every training row is longer than max_length={cfg.max_length} tokens; raise it")
         (out / "data").mkdir(exist_ok=True)
         atomic_write_text(out / "data" / "train.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n"
                                                                 for r in rows))
@@ -225,12 +255,6 @@ def train(method: str, cfg: TrainArgs, out_dir: str | os.PathLike, *, model=None
     elif isinstance(dataset, list):
         dataset = _to_dataset(dataset, method)
 
-    # model
-    if model is None:
-        model, tokenizer = load_model(cfg.model)
-    elif tokenizer is None:
-        raise ValueError("pass the tokenizer together with the model")
-    _prepare_tokenizer(tokenizer)
     use_cpu = not torch.cuda.is_available()
     peft_config = None
     if cfg.lora:
