@@ -195,8 +195,8 @@ def _layers_mode(args, out: Path) -> int:
     for m in methods:
         top = sorted(res["rows"], key=lambda r: -abs(r[m]["point"]))[:args.plot_top]
         plots.append(plot_layer_ranking(top, out / f"layers_{m}.png", key=m,
-                                        title=f"{be.name}: {m.replace('_', ' ')} (top {len(top)} of "
-                                              f"{len(res['rows'])}, n={len(items)}, 95% bootstrap)"))
+                                        title=f"{be.name}: {m.replace('_', ' ')}\n(top {len(top)} of "
+                                              f"{len(res['rows'])} modules, n={len(items)} items, 95% bootstrap)"))
     res["plots"] = plots
     _write(out, "layers", res)
     print(format_layer_table(res, top=args.plot_top))
@@ -227,7 +227,8 @@ def _discovery_mode(args, out: Path) -> int:
                         n_boot=args.n_boot, progress=not args.quiet)
     res.update(model={"name": be.name, "config": be.config}, argv=sys.argv[1:], wall_seconds=time.perf_counter() - t0)
     res["plot"] = plot_discovery(res["summary"], out / f"discovery_{args.discovery}.png",
-                                 title=f"{be.name}: discovery {args.discovery} ({res['summary']['n_trials']} trials)")
+                                 title=f"{be.name}: discovery {args.discovery}\n({res['summary']['n_trials']} trials, "
+                                       "95% bootstrap over trials)")
     path = out / "attribution.json"
     existing = json.loads(path.read_text(encoding="utf-8")).get("discovery", {}) if path.exists() else {}
     existing[args.discovery] = res

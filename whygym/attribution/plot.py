@@ -66,7 +66,7 @@ def plot_prompt_attribution(doc: dict[str, Any], out_dir: str | Path) -> list[st
         unit = {"correct": "accuracy difference", "label": "label-accuracy difference",
                 "loglik": "log-prob difference (nats)"}.get(metric, metric)
         out.append(bar_with_intervals(labels, pts, lo, hi, Path(out_dir) / f"attribution_{metric}.png",
-                                      title=f"{model}: prompt-component attribution ({metric}, n={res['n_items']}, "
+                                      title=f"{model}: prompt-component attribution\n({metric}, n={res['n_items']} items, "
                                             "95% paired bootstrap)", ylabel=unit))
     return out
 
@@ -92,4 +92,4 @@ def plot_discovery(summary: dict[str, Any], path: str | Path, *, title: str) -> 
         pts.append(ci["point"])
         lo.append(ci["low"])
         hi.append(ci["high"])
-    return bar_with_intervals(labels, pts, lo, hi, path, title=title, ylabel="rate / difference")
+    return bar_with_intervals(labels, pts, lo, hi, path, title=title, ylabel="rate / difference (TDR)")
