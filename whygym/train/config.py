@@ -6,10 +6,11 @@ an unknown key, in the file or on the command line, is an error that names the n
 >>> cfg = load_config(SFTArgs, None, {"steps": "3", "lora": "true"})
 >>> cfg.steps, cfg.lora
 (3, True)
->>> load_config(SFTArgs, None, {"stpes": 3})
-Traceback (most recent call last):
-...
-whygym.cli.UserError: unknown setting 'stpes' for sft; did you mean 'steps'? (see `whygym train sft --help`)
+>>> try:
+...     load_config(SFTArgs, None, {"stpes": 3})
+... except UserError as e:
+...     print(e)
+unknown setting 'stpes' for sft; did you mean 'steps'? (see `whygym train sft --help`)
 """
 
 from __future__ import annotations
