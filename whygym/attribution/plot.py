@@ -63,7 +63,7 @@ def plot_prompt_attribution(doc: dict[str, Any], out_dir: str | Path) -> list[st
                 pts.append(ci["point"])
                 lo.append(ci["low"])
                 hi.append(ci["high"])
-        unit = {"correct": "accuracy difference", "label": "label-accuracy difference",
+        unit = {"correct": "accuracy difference", "label": "label-accuracy difference", "parsed": "parse-rate difference",
                 "loglik": "log-prob difference (nats)"}.get(metric, metric)
         out.append(bar_with_intervals(labels, pts, lo, hi, Path(out_dir) / f"attribution_{metric}.png",
                                       title=f"{model}: prompt-component attribution\n({metric}, n={res['n_items']} items, "

@@ -15,6 +15,7 @@ Metrics per item and arm
 ------------------------
 ``correct``  1 if :func:`whygym.scoring.score` says ``correct`` (strict match), else 0.
 ``label``    1 if the yes/no label agrees with the gold's (``label_correct``), for tasks with a label.
+``parsed``   1 if the output holds a readable answer (the scorer's outcome is not ``unparsed``).
 ``loglik``   ``log p(gold answer JSON | prompt)`` from the backend's ``loglikelihood`` (sum over tokens).
 
 Evaluation goes through the evaluation harness (:func:`whygym.eval.run_eval`, one benchmark file per arm,
@@ -44,7 +45,7 @@ ON_LEVELS = {"names": "real", "data": "present", "graph": "present", "instructio
 OFF_LEVELS = {"names": "fake", "data": "withheld", "graph": "withheld", "instruction": "omitted"}
 #: Knowledge (names) and data in the study's vocabulary.
 STUDY_NAMES = {"names": "K", "data": "D"}
-METRICS = ("correct", "label", "loglik")
+METRICS = ("correct", "label", "parsed", "loglik")
 
 
 @dataclass
@@ -195,6 +196,7 @@ def evaluate_arms(arm_items: dict[tuple[int, ...], list[Item]], design: Design, 
                     outs = [score(g[0].text, it.gold, it.task) for g, it in zip(gens, its)]
                     metrics["correct"][labels[arm]] = np.array([float(o.correct) for o in outs])
                     metrics["label"][labels[arm]] = np.array([_label_flag(o) for o in outs])
+                    metrics["parsed"][labels[arm]] = np.array([float(o.parsed) for o in outs])
                     outputs[labels[arm]] = [g[0].text for g in gens]
             finally:
                 bar.close()
@@ -244,6 +246,7 @@ def _via_harness(run_eval, EvalConfig, arm_items, arms, labels, backend, out_dir
         metrics["correct"][labels[arm]] = np.array([float(r["outcome"] == "correct") for r in recs])
         metrics["label"][labels[arm]] = np.array([float("nan") if r["label_correct"] is None
                                                   else float(bool(r["label_correct"])) for r in recs])
+        metrics["parsed"][labels[arm]] = np.array([float(r["outcome"] != "unparsed") for r in recs])
         outputs[labels[arm]] = [r["output"] for r in recs]
     info["samples_from_cache"] = doc["run"].get("samples_from_cache")
     info["samples_generated"] = doc["run"].get("samples_generated")
