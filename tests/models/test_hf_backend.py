@@ -106,12 +106,24 @@ def test_system_message_changes_the_prompt(tiny):
 def test_bf16_autocast_runs_and_is_part_of_the_config(tiny, prompts):
     model, tok = tiny
     fp32, bf16 = TransformersBackend(model, tok), TransformersBackend(model, tok, bf16=True)
-    assert fp32.config["precision"] == "float32" and bf16.config["precision"] == "bf16-autocast"
+    assert fp32.config["precision"] == "float32" and bf16.config["precision"] == "float32+bf16-autocast"
     assert fp32.config["weights"] == bf16.config["weights"]
     res = bf16.generate(prompts[:3], max_new_tokens=5)
     assert all(isinstance(r[0], Generation) for r in res)
     a, b = fp32.loglikelihood(prompts[:3], ["yes"] * 3), bf16.loglikelihood(prompts[:3], ["yes"] * 3)
     assert a == pytest.approx(b, abs=0.5)
+
+
+def test_bf16_weights_from_a_checkpoint(tiny, tmp_path, prompts):
+    model, tok = tiny
+    model.save_pretrained(tmp_path / "ck")
+    tok.save_pretrained(tmp_path / "ck")
+    be = TransformersBackend(str(tmp_path / "ck"), dtype="bfloat16")
+    assert be.config["precision"] == "bfloat16" and next(be.model.parameters()).dtype == torch.bfloat16
+    assert len(be.generate(prompts[:2], max_new_tokens=4)) == 2
+    assert all(x < 0 for x in be.loglikelihood(prompts[:2], ["yes", "no"]))
+    with pytest.raises(ValueError, match="dtype"):
+        TransformersBackend(str(tmp_path / "ck"), dtype="fp8")
 
 
 def test_weights_fingerprint_tracks_the_weights(tiny):

@@ -45,8 +45,8 @@ class MockBackend:
     >>> be = MockBackend({"Is A a cause of B?": "Yes"}, default="No")
     >>> [[g.text for g in s] for s in be.generate(["Is A a cause of B?", "other"], max_new_tokens=5)]
     [['Yes'], ['No']]
-    >>> be.generate(["one two three"], max_new_tokens=2)[0][0].finish_reason
-    'length'
+    >>> MockBackend().generate(["one two three"], max_new_tokens=2)[0][0]  # echo, cut to 2 words
+    Generation(text='one two', n_prompt_tokens=3, n_completion_tokens=2, finish_reason='length')
     """
 
     def __init__(self, respond: Responder | Mapping[str, str] | str | None = None, *,

@@ -11,8 +11,10 @@ default) and never enters ``config`` (nor, therefore, the cache).
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
+import threading
 import random
 import time
 import urllib.error
@@ -77,6 +79,7 @@ class OpenAIBackend:
         self.n_in_request = n_in_request
         self.extra_body = dict(extra_body or {})
         self.n_requests = 0  # HTTP attempts made, retries included
+        self._count_lock = threading.Lock()
         self.name = f"openai:{model}"
         self.config = {"backend": "openai", "model": model, "base_url": self.base_url,
                        **({"extra_body": self.extra_body} if self.extra_body else {})}
@@ -91,11 +94,16 @@ class OpenAIBackend:
         last = ""
         for attempt in range(self.max_retries + 1):
             wait = min(60.0, self.backoff * 2 ** attempt) * (0.5 + random.random() / 2)
-            self.n_requests += 1
+            with self._count_lock:
+                self.n_requests += 1
             try:
                 req = urllib.request.Request(url, data=data, headers=headers, method="POST")
                 with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                    return json.loads(resp.read().decode())
+                    raw = resp.read().decode()
+                try:
+                    return json.loads(raw)
+                except json.JSONDecodeError:
+                    raise APIError(f"POST {url} returned invalid JSON: {raw[:200]!r}") from None
             except urllib.error.HTTPError as e:
                 msg = e.read().decode(errors="replace")[:500]
                 if e.code not in _RETRY_STATUS:
@@ -107,7 +115,7 @@ class OpenAIBackend:
                         wait = max(wait, float(ra))
                     except ValueError:
                         pass
-            except (urllib.error.URLError, TimeoutError, ConnectionError) as e:
+            except (urllib.error.URLError, TimeoutError, ConnectionError, http.client.HTTPException) as e:
                 last = f"{type(e).__name__}: {e}"
             if attempt < self.max_retries:
                 time.sleep(wait)
