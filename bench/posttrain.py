@@ -34,7 +34,25 @@ METHODS = ["sft", "dpo", "kto", "ppo", "grpo"]
 HELDOUT_SEED = 1000
 
 
+REPORT_ONLY = False  # --report-only: rebuild the tables from what an earlier (maybe interrupted) run left in OUT
+
+
+def _recorded(cmd: list[str]) -> tuple[int, float]:
+    """(exit status, wall seconds) of a command as its outputs record it, without running it."""
+    out = Path(cmd[cmd.index("--out") + 1])
+    if not out.is_absolute():
+        out = ROOT / out
+    if "eval" in cmd and (out / "results.json").exists():
+        return 0, float(json.loads((out / "results.json").read_text())["run"].get("wall_seconds") or 0.0)
+    if "train" in cmd and (out / "train_summary.json").exists():
+        s = json.loads((out / "train_summary.json").read_text())
+        return 0, float(s.get("wall_s") or s.get("seconds") or 0.0)
+    return 1, 0.0
+
+
 def _run(cmd: list[str], log: Path, timeout: float | None = None) -> tuple[int, float]:
+    if REPORT_ONLY:
+        return _recorded(cmd)
     print("$", shlex.join(cmd), flush=True)
     t = time.perf_counter()
     with open(log, "a") as f:
@@ -95,6 +113,9 @@ def train(method: str, a, log: Path) -> dict:
         if rc:
             return {"rc": rc, "commands": [shlex.join(first)], "wall_s": dt1}
         steps = max(1, int(a.minutes * 60 / max(dt1, 1e-6)))
+        if REPORT_ONLY:  # the summary holds the steps actually reached
+            s = json.loads((out / "train_summary.json").read_text())
+            steps = int(s.get("steps") or s.get("step") or 1)
         second = base + ["--steps", str(steps), "--max_new_tokens", str(a.gen_tokens)]
         rc, dt2 = _run(second, log) if steps > 1 else (0, 0.0)
         cmds, wall = [shlex.join(first)] + ([shlex.join(second)] if steps > 1 else []), dt1 + dt2
@@ -185,7 +206,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch-size", type=int, default=8, help="evaluation batch size")
     p.add_argument("--bf16-eval", action="store_true", help="evaluate under bf16 autocast (faster; say so)")
     p.add_argument("--out", default="runs/posttrain")
+    p.add_argument("--report-only", action="store_true",
+                   help="run nothing: rebuild the tables from the outputs an earlier run with the same arguments left")
     a = p.parse_args(argv)
+    global REPORT_ONLY
+    REPORT_ONLY = a.report_only
     argv = ["bench/posttrain.py"] + (sys.argv[1:] if argv is None else list(argv))
     methods = [m.strip() for m in a.methods.split(",") if m.strip()]
     bad = set(methods) - set(METHODS)
@@ -202,6 +227,9 @@ def main(argv: list[str] | None = None) -> int:
             {"commands": [], "wall_s": 0.0, "gen": None, "calm": None}
         rows.append({"name": f"+ {m.upper()}", "train": tr, "eval": ev})
     wall = time.perf_counter() - t0
+    if REPORT_ONLY:  # the recorded times, and the command that produced them
+        wall = sum(r["eval"]["wall_s"] + (r.get("train") or {}).get("wall_s", 0.0) for r in rows)
+        argv = [x for x in argv if x != "--report-only"]
     md = table(rows, a, wall, argv)
     (out / "posttrain.md").write_text(md)
     slim = [{"name": r["name"], "train": r.get("train"),
