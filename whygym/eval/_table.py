@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["format_table"]
+__all__ = ["format_table", "markdown_summary"]
 
 
 def _pct(x: float | None) -> str:
@@ -55,4 +55,18 @@ def format_table(doc: dict[str, Any]) -> str:
                      f"from cache; tokens: {o['prompt_tokens']} prompt, {o['completion_tokens']} completion")
     if run.get("out"):
         lines.append(f"wrote {run['out']}/results.json and samples.jsonl")
+    return "\n".join(lines)
+
+
+def markdown_summary(doc: dict[str, Any]) -> str:
+    """One Markdown row per benchmark (items, accuracy with its 95% Wilson interval, label accuracy, unparsed,
+    answers cut by ``max_new_tokens``), for docs/results.md."""
+    lines = ["| benchmark | items | acc % [95% CI] | label % [95% CI] | unparsed % | cut at max tokens |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for bench, r in doc["results"]["benchmarks"].items():
+        o = r["overall"]
+        label = (f"{_pct(o['label_accuracy'])} [{_pct(o['label_ci_low'])}, {_pct(o['label_ci_high'])}] "
+                 f"(n={o['label_n']})" if o["label_n"] else "-")
+        lines.append(f"| `{bench}` | {o['n_items']} | {_pct(o['accuracy'])} [{_pct(o['ci_low'])}, "
+                     f"{_pct(o['ci_high'])}] | {label} | {_pct(o['parse_fail_rate'])} | {o['truncated']}/{o['n']} |")
     return "\n".join(lines)

@@ -18,8 +18,8 @@ def register(sub) -> None:
     p = sub.add_parser(
         "eval", help="evaluate a model: results.json, samples.jsonl, a per-task table",
         description="Generate answers with a model (batched, cached in SQLite, resumable), score them and write "
-                    "results.json and samples.jsonl. Rerunning the same command reuses every cached answer.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                    "results.json and samples.jsonl. Rerunning the same command reuses every cached answer, "
+                    "so a killed run resumes where it stopped.")
     p.add_argument("--model", required=True,
                    help="'default' (SmolLM2-135M-Instruct), a checkpoint directory, 'hf:DIR', 'gguf:FILE', "
                         "'openai:MODEL@URL', 'mock:text=ANSWER' or 'mock:pkg.module:function'")
@@ -29,15 +29,15 @@ def register(sub) -> None:
     p.add_argument("--limit", type=int, default=None, help="first N items of each benchmark")
     p.add_argument("--per-task", type=int, default=None, metavar="N",
                    help="first N items of each task of each benchmark (a balanced subset; before --limit)")
-    p.add_argument("--samples", type=int, default=1, metavar="K", help="completions per item")
+    p.add_argument("--samples", type=int, default=1, metavar="K", help="completions per item (default 1)")
     p.add_argument("--match", choices=MODES, default="strict",
-                   help="strict: final answer within 5e-5; caugym: any answer within 5e-4; calm: 4-dp rounding")
-    p.add_argument("--max-new-tokens", type=int, default=256, metavar="T")
-    p.add_argument("--batch-size", type=int, default=8, metavar="B", help="prompts per model call / cache commit")
+                   help="strict: final answer within 5e-5; caugym: any answer within 5e-4; calm: 4-dp rounding (default strict)")
+    p.add_argument("--max-new-tokens", type=int, default=256, metavar="T", help="per completion (default 256)")
+    p.add_argument("--batch-size", type=int, default=8, metavar="B", help="prompts per model call and per cache commit (default 8)")
     p.add_argument("--temperature", type=float, default=None,
                    help="0 = greedy; default 0 for one sample, 0.7 for several")
-    p.add_argument("--top-p", type=float, default=1.0)
-    p.add_argument("--seed", type=int, default=0, help="sampling seed")
+    p.add_argument("--top-p", type=float, default=1.0, help="nucleus mass when sampling (default 1)")
+    p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     p.add_argument("--system", default=None, help="system message (default: the chat template's)")
     p.add_argument("--bf16", action="store_true", help="bf16 autocast (transformers only; faster, other numbers)")
     p.add_argument("--cache", default=None, metavar="PATH", help="response cache file (default DIR/cache.sqlite)")
