@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 __all__ = ["Item", "write_jsonl", "read_jsonl", "write_parquet", "read_parquet", "to_hf_dataset",
-           "atomic_write_text", "PROB_TASKS", "YESNO_PROB_TASKS", "BOUND_TASKS"]
+           "atomic_write_text", "atomic_write_bytes", "PROB_TASKS", "YESNO_PROB_TASKS", "BOUND_TASKS"]
 
 #: The seven core probability tasks of CaLM / CauGym.
 PROB_TASKS = ("ATE", "CDE", "ETT", "NDE", "NIE", "PN", "PS")
@@ -92,14 +92,23 @@ class Item:
         return json.dumps(self.to_dict(), ensure_ascii=False, sort_keys=True)
 
 
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see either the old file or the whole new one."""
+def _umask() -> int:
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that readers see either the old file or the whole new one
+    (a temporary file in the same folder, fsynced, then renamed over the target). The file gets the
+    usual permissions (0666 less the umask), not mkstemp's 0600."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -107,6 +116,11 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """:func:`atomic_write_bytes` for UTF-8 text."""
+    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def write_jsonl(items: Iterable[Item], path: str | os.PathLike) -> int:

@@ -16,11 +16,11 @@ import math
 import os
 import re
 import shlex
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from whygym.items import atomic_write_bytes
 from whygym.report import _plots
 from whygym.report._discover import EvalRun, Found, TrainRun, discover
 
@@ -874,28 +874,6 @@ def render(found: Found, out_dir: Path, *, title: str | None = None, top_layers:
     return page, img.files
 
 
-def _umask() -> int:
-    old = os.umask(0o022)
-    os.umask(old)
-    return old
-
-
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Readers see the old file or the whole new one (temporary file in the same folder, then rename)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the report is meant to be shared
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def build_report(run_dirs: Sequence[str | os.PathLike], out: str | os.PathLike, *, title: str | None = None,
                  max_samples: int = 1000, top_layers: int = 15, command: str | None = None,
                  found: Found | None = None) -> Path:
@@ -914,8 +892,8 @@ def build_report(run_dirs: Sequence[str | os.PathLike], out: str | os.PathLike, 
     path = out_dir / REPORT_FILE
     old = _previous_images(path)
     for name, data in files.items():
-        _atomic_write_bytes(out_dir / name, data)
-    _atomic_write_bytes(path, page.encode("utf-8"))
+        atomic_write_bytes(out_dir / name, data)
+    atomic_write_bytes(path, page.encode("utf-8"))
     for name in old - set(files):  # plots of an earlier report here that the new page no longer shows
         try:
             (out_dir / name).unlink()

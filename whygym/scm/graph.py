@@ -110,46 +110,31 @@ class DAG:
 
     def ancestors(self, m: int) -> int:
         """Ancestors of the nodes in ``m``, the nodes themselves included."""
-        got = self._anc.get(m)
-        if got is not None:
-            return got
-        out = m
-        frontier = m
-        pa = self.pa_mask
-        while frontier:
-            new = 0
-            i = 0
-            f = frontier
-            while f:
-                if f & 1:
-                    new |= pa[i]
-                f >>= 1
-                i += 1
-            frontier = new & ~out
-            out |= new
-        self._anc[m] = out
-        return out
+        return self._closure(m, self.pa_mask, self._anc)
 
     def descendants(self, m: int) -> int:
         """Descendants of the nodes in ``m``, the nodes themselves included."""
-        got = self._desc.get(m)
+        return self._closure(m, self.ch_mask, self._desc)
+
+    @staticmethod
+    def _closure(m: int, step: tuple[int, ...], cache: dict[int, int]) -> int:
+        """``m`` and everything reachable from it along ``step`` (parents or children), memoised."""
+        got = cache.get(m)
         if got is not None:
             return got
-        out = m
-        frontier = m
-        ch = self.ch_mask
+        out = frontier = m
         while frontier:
             new = 0
             i = 0
             f = frontier
             while f:
                 if f & 1:
-                    new |= ch[i]
+                    new |= step[i]
                 f >>= 1
                 i += 1
             frontier = new & ~out
             out |= new
-        self._desc[m] = out
+        cache[m] = out
         return out
 
     def has_edge(self, u: int, v: int) -> bool:
