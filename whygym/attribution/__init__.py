@@ -19,11 +19,15 @@ from whygym.attribution.discovery import (SETTINGS, discovery_attribution, disco
 from whygym.attribution.factorial import arm_tuples, attribution_scores, contrast_weights
 from whygym.attribution.prompts import (OFF_LEVELS, ON_LEVELS, Design, base_items, build_arms, evaluate_arms,
                                         load_attribution, parse_gen_spec, prompt_attribution)
+from whygym.attribution.layers import component_modules, layer_attribution, lora_targets_for
+from whygym.attribution.precision import (build_precision_dataset, plan_from_attribution, precision_overrides,
+                                          precision_train_items)
 from whygym.attribution.scripted import scripted_backend, visible_components
 
 __all__ = [
     "SETTINGS", "discovery_attribution", "discovery_metrics", "parse_edges", "relabel_reverse", "run_discovery",
     "shd", "arm_tuples", "attribution_scores", "contrast_weights", "OFF_LEVELS", "ON_LEVELS", "Design",
     "base_items", "build_arms", "evaluate_arms", "load_attribution", "parse_gen_spec", "prompt_attribution",
-    "scripted_backend", "visible_components",
+    "scripted_backend", "visible_components", "component_modules", "layer_attribution", "lora_targets_for",
+    "build_precision_dataset", "plan_from_attribution", "precision_overrides", "precision_train_items",
 ]
