@@ -39,3 +39,13 @@ def test_bad_inputs(tmp_path, capsys):
     assert main(["attribute", "--model", "scripted:names", "--components", "names,colour",
                  "--out", str(tmp_path)]) == 2
     assert main(["attribute", "--model", "scripted:names", "--off", "names=blue", "--out", str(tmp_path)]) == 2
+
+
+def test_replot(tmp_path):
+    out = tmp_path / "a"
+    assert main(["attribute", "--model", "scripted:names", "--benchmark", "gen:ATE:3:0", "--out", str(out),
+                 "--n-boot", "50", "--quiet", "--no-loglik"]) == 0
+    (out / "attribution_correct.png").unlink()
+    assert main(["attribute", "--replot", "--out", str(out)]) == 0
+    assert (out / "attribution_correct.png").exists()
+    assert main(["attribute", "--replot", "--out", str(tmp_path / "none")]) == 2

@@ -241,8 +241,41 @@ def _discovery_mode(args, out: Path) -> int:
     return 0
 
 
+def replot(out: Path, top: int = 20) -> list[str]:
+    """Redraw every PNG from ``out/attribution.json`` (no model needed)."""
+    from whygym.attribution.plot import plot_discovery, plot_layer_ranking, plot_prompt_attribution
+    from whygym.cli import UserError
+
+    path = out / "attribution.json"
+    if not path.exists():
+        raise UserError(f"{path}: no attribution file to plot; run whygym attribute --out {out} first")
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    made = []
+    if doc.get("results"):
+        made += plot_prompt_attribution(doc, out)
+    lay = doc.get("layers")
+    if lay:
+        name = (lay.get("model") or {}).get("name", "")
+        for m in lay["methods"]:
+            rows = sorted(lay["rows"], key=lambda r: -abs(r[m]["point"]))[:top]
+            made.append(plot_layer_ranking(rows, out / f"layers_{m}.png", key=m,
+                                           title=f"{name}: {m.replace('_', ' ')}\n(top {len(rows)} of "
+                                                 f"{len(lay['rows'])} modules, n={lay.get('n_items')} items, "
+                                                 "95% bootstrap)"))
+    for kind, res in (doc.get("discovery") or {}).items():
+        name = (res.get("model") or {}).get("name", "")
+        made.append(plot_discovery(res["summary"], out / f"discovery_{kind}.png",
+                                   title=f"{name}: discovery {kind}\n({res['summary']['n_trials']} trials, "
+                                         "95% bootstrap over trials)"))
+    return made
+
+
 def run(args) -> int:
     out = Path(args.out).expanduser()
+    if args.replot:
+        for f in replot(out, args.plot_top):
+            print(f)
+        return 0
     out.mkdir(parents=True, exist_ok=True)
     if args.layers:
         return _layers_mode(args, out)
@@ -277,6 +310,7 @@ def register(sub) -> None:
     p.add_argument("--min-nodes", type=int, default=3, help="smallest graph of the base items")
     p.add_argument("--max-nodes", type=int, default=5, help="largest graph of the base items")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--replot", action="store_true", help="only redraw the PNGs of OUT/attribution.json")
     g = p.add_argument_group("layer attribution (--layers)")
     g.add_argument("--layers", action="store_true", help="attribute to every attention and MLP output instead")
     g.add_argument("--counterfactual", default="names=fake",
