@@ -34,7 +34,6 @@ for the pairwise case.
 
 from __future__ import annotations
 
-import json
 import random as _random
 import re
 from dataclasses import dataclass, field
@@ -276,11 +275,12 @@ def run_discovery(backend: Any, *, kind: str = "binary", trials: int = 10, n_nod
             raise ValueError(f"kind must be binary, pairwise-uniform or pairwise-laplace, got {kind!r}")
         made.append((tr, setting_prompts(tr, seed)))
     prompts = list(dict.fromkeys(s["prompt"] for _, sp in made for s in sp.values()))
+    import sys
+
+    from tqdm import tqdm
+
     cache = ResponseCache(cache_path or ":memory:")
     try:
-        from tqdm import tqdm
-        import sys
-
         bar = tqdm(total=len(prompts), desc=f"discovery {kind}", disable=not progress, file=sys.stderr)
         cb = CachedBackend(backend, cache, chunk_size=batch_size, progress=bar.update)
         gens = cb.generate(prompts, max_new_tokens=max_new_tokens)
@@ -301,6 +301,3 @@ def run_discovery(backend: Any, *, kind: str = "binary", trials: int = 10, n_nod
     return {"kind": kind, "n_nodes": n_nodes if kind == "binary" else 2, "rows": rows, "summary": summary,
             "records": records}
 
-
-def _dump(doc: dict[str, Any]) -> str:
-    return json.dumps(doc, indent=2, ensure_ascii=False, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o))

@@ -30,7 +30,7 @@ import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -252,7 +252,7 @@ def _via_harness(run_eval, EvalConfig, arm_items, arms, labels, backend, out_dir
     info["samples_generated"] = doc["run"].get("samples_generated")
 
 
-def _study_block(scores: dict[str, Any], design: Design, y: np.ndarray, n_boot: int, seed: int) -> dict[str, Any]:
+def _study_block(design: Design, y: np.ndarray, n_boot: int, seed: int) -> dict[str, Any]:
     """CAK, CAD, MAK, MAD in the study's two-factor sense: names x data, other components on."""
     if not {"names", "data"} <= set(design.components):
         return {}
@@ -296,7 +296,7 @@ def prompt_attribution(items: Sequence[Item], design: Design, backend: Any, *, o
             if not len(y):
                 continue
         s = attribution_scores(y, design.components, design.arms, n_boot=n_boot, seed=seed)
-        s["study"] = _study_block(s, design, y, n_boot, seed)
+        s["study"] = _study_block(design, y, n_boot, seed)
         s["n_items"] = int(len(y))
         results[m] = s
     per_item = []
