@@ -125,3 +125,18 @@ def test_components_cover_variants_levels():
 
     for c in COMPONENTS:
         assert ON_LEVELS[c] in COMPONENTS[c] and OFF_LEVELS[c] in COMPONENTS[c]
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(st.floats(-5, 5), min_size=4, max_size=4), min_size=1, max_size=6))
+def test_two_factor_identities(rows):
+    """For k = 2: main = (cond + marg) / 2 and interaction = (cond - marg) / 2, per component."""
+    y = np.array(rows)
+    s = attribution_scores(y, ["names", "data"], arm_tuples(2), n_boot=20)
+    for c in ("names", "data"):
+        cond, marg = s["conditional"][c]["point"], s["marginal"][c]["point"]
+        assert s["main"][c]["point"] == pytest.approx((cond + marg) / 2, abs=1e-9)
+        assert s["interaction"]["names*data"]["point"] == pytest.approx((cond - marg) / 2, abs=1e-9)
