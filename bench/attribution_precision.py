@@ -19,6 +19,7 @@ which is where ``whygym train METHOD --from-attribution FILE`` plugs the plan in
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -80,11 +81,20 @@ def main() -> None:
     }
     summary = {"plan": {k: plan[k] for k in ("signals", "lora", "rationale")}, "steps": args.steps, "runs": {}}
     for name, (rows, kw) in runs.items():
+        # A finished run with the same settings and rows is reused (its record is kept beside it).
+        spec = hashlib.sha256(json.dumps([kw, rows], sort_keys=True, default=str).encode()).hexdigest()
+        rec_path = out / name / "run_record.json"
+        if rec_path.exists() and json.loads(rec_path.read_text()).get("spec") == spec:
+            summary["runs"][name] = json.loads(rec_path.read_text())
+            print(name, "reused", flush=True)
+            continue
         t = time.perf_counter()
         s = train("sft", SFTArgs(**kw), out / name, dataset=rows)
         summary["runs"][name] = {"train_seconds": time.perf_counter() - t, "first_loss": s.get("first_loss"),
                                  "final_loss": s.get("final_loss"), "lora_targets": kw.get("lora_targets"),
-                                 "n_rows": len(rows), "final_dir": s.get("final_dir", str(out / name / "final"))}
+                                 "n_rows": len(rows), "final_dir": s.get("final_dir", str(out / name / "final")),
+                                 "spec": spec}
+        rec_path.write_text(json.dumps(summary["runs"][name], indent=2) + "\n")
         print(name, json.dumps(summary["runs"][name]), flush=True)
     items = base_items(tasks, args.n_eval, 1000)
     design = Design(["names", "data"])

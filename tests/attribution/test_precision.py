@@ -59,7 +59,9 @@ def test_lora_targets_from_top_layers():
 
 def test_loglik_fallback_when_accuracy_is_flat():
     d = _doc({"names": 0.0, "data": 0.0})
-    d["results"]["loglik"] = {"conditional": {"names": {"point": 3.0}, "data": {"point": 0.2}}}
+    d["results"]["label"] = {"conditional": {"names": {"point": 0.1, "low": 0.0, "high": 0.3}}}  # not significant
+    d["results"]["loglik"] = {"conditional": {"names": {"point": 3.0, "low": 2.0, "high": 4.0},
+                                              "data": {"point": 0.2, "low": -0.1, "high": 0.5}}}
     plan = plan_from_attribution(d)
     assert plan["signals"]["metric"] == "loglik"
     assert plan["signals"]["knowledge_removed_share"] > 0.8

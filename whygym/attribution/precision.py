@@ -18,8 +18,9 @@ variables in reversed causal order, graph statements and numbers unchanged) or w
 omitted (the question still asks the same thing). It is *not* derivable when the data are withheld or
 perturbed, or when the graph is withheld or reversed, so those levels never enter a training mix.
 
-Rules (``s_c`` = conditional attribution of component ``c``, the drop when ``c`` alone is removed,
-on the plan's metric; ``scale`` = 0.1 for accuracies, 1 nat for log-probabilities)
+Rules (``s_c`` = conditional attribution of component ``c``, the drop when ``c`` alone is removed, on the
+plan's metric: the first of accuracy, label accuracy and gold log-probability with an interval excluding 0,
+else the gold log-probability; ``scale`` = 0.1 for accuracies, 1 nat for log-probabilities)
 --------------------------------------------------------------------------------------------------------
 * knowledge-removed share ``p_k = clip(0.5 + 0.4 tanh((s_names - s_data) / scale), 0.1, 0.9)``: the more the
   model leans on names rather than numbers, the more items carry names it cannot lean on (split equally
@@ -69,11 +70,15 @@ def _pick_metric(results: Mapping[str, Any], metric: str | None) -> str | None:
         if metric not in results:
             raise ValueError(f"metric {metric!r} not in the attribution file (has {sorted(results)})")
         return metric
-    # Accuracy when it moves at all, else the label, else the gold log-probability (always informative).
+    # The first of accuracy, label accuracy, gold log-prob with a conditional attribution whose interval
+    # excludes 0; else the gold log-probability (it moves even when no answer is right); else any.
     for m in ("correct", "label", "loglik"):
         r = results.get(m)
-        if r and any(abs(ci["point"]) > 1e-12 for ci in r.get("conditional", {}).values()):
+        if r and any(ci.get("low") is not None and (ci["low"] > 0 or ci["high"] < 0)
+                     for ci in r.get("conditional", {}).values()):
             return m
+    if "loglik" in results:
+        return "loglik"
     return next(iter(results), None)
 
 
