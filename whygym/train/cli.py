@@ -122,6 +122,11 @@ def register(sub) -> None:
 
 def _common(sp: argparse.ArgumentParser, method: str) -> None:
     sp.add_argument("--config", metavar="FILE", default=None, help=f"YAML settings, e.g. configs/{method}.yaml")
+    if method != "ppo":
+        sp.add_argument("--from-attribution", metavar="FILE", default=None,
+                        help="precision fine-tuning: an attribution.json from `whygym attribute`; the training mix "
+                             "leans toward the weak component and LoRA is limited to the top-attributed layers "
+                             "(see docs/attribution.md)")
     sp.add_argument("--out", required=True, metavar="DIR",
                     help="output folder: final/, checkpoints/, train_log.jsonl, train_summary.json")
     sp.add_argument("--resume", action="store_true", help="continue from the last checkpoint in DIR/checkpoints")
@@ -136,9 +141,42 @@ def _run_method(args: argparse.Namespace) -> int:
     from whygym.train.trainers import train
 
     cfg = load_config(args.train_cls, args.config, _overrides(args), method=args.train_method)
-    s = train(args.train_method, cfg, args.out, resume=args.resume, argv=_argv())
+    dataset = None
+    if getattr(args, "from_attribution", None):
+        dataset = _precision_dataset(args.train_method, cfg, args.from_attribution, args.out)
+    s = train(args.train_method, cfg, args.out, dataset=dataset, resume=args.resume, argv=_argv())
     _report(s)
     return 0
+
+
+def _precision_dataset(method: str, cfg, path: str, out: str) -> list[dict]:
+    """Rows of a precision fine-tuning mix planned from an attribution file (``cfg`` takes the plan's
+    task list and LoRA targets); the plan is written to ``OUT/precision_plan.json``."""
+    from whygym.attribution.precision import precision_overrides, precision_train_items
+    from whygym.errors import UserError
+    from whygym.items import atomic_write_text
+    from whygym.train import data
+
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"--from-attribution {path}: no such file; pass the attribution.json written by "
+                        "`whygym attribute --out DIR`")
+    heldout = data.heldout_items(cfg.tasks, cfg.heldout_n, cfg.heldout_seed)
+    try:
+        items, plan = precision_train_items(str(p), cfg.tasks, cfg.n_train, cfg.train_seed, heldout=heldout)
+    except (KeyError, ValueError) as e:
+        raise UserError(f"--from-attribution {path}: cannot plan from this file ({e}); it needs the prompt-"
+                        "component section that `whygym attribute --components ...` writes") from None
+    for k, v in precision_overrides(plan).items():
+        setattr(cfg, k, v)
+    atomic_write_text(Path(out) / "precision_plan.json", json.dumps(plan, indent=2, default=str) + "\n")
+    if method == "sft":
+        return data.sft_rows(items, cfg.derivation)
+    if method == "dpo":
+        return data.dpo_rows(items, cfg.derivation, errors=cfg.errors, seed=cfg.seed)
+    if method == "kto":
+        return data.kto_rows(items, cfg.derivation, desirable_ratio=cfg.desirable_ratio, seed=cfg.seed)
+    return data.rl_rows(items)
 
 
 def _report(s: dict) -> None:
