@@ -10,7 +10,16 @@ PosixPath('runs/demo/report/report.html')
 * :func:`build_report` -- ``report.html`` (inline CSS and JS, opens from disk) and its PNG plots.
 """
 
-from whygym.report._build import REPORT_FILE, build_report, render
 from whygym.report._discover import AttributionRun, EvalRun, Found, TrainRun, discover
+
+
+def __getattr__(name: str):
+    # The page builder pulls in matplotlib: load it on first use, not when the CLI builds its parser.
+    if name in ("REPORT_FILE", "build_report", "render"):
+        from whygym.report import _build
+
+        return getattr(_build, name)
+    raise AttributeError(f"module 'whygym.report' has no attribute {name!r}")
+
 
 __all__ = ["build_report", "render", "discover", "Found", "EvalRun", "TrainRun", "AttributionRun", "REPORT_FILE"]

@@ -77,10 +77,11 @@ def _overrides(args: argparse.Namespace) -> dict:
 
 
 def _ppo_module():
+    """The PPO settings module (torch-free, so the parser builds fast); None when PPO is absent."""
     try:
-        return importlib.import_module("whygym.train.ppo")
+        return importlib.import_module("whygym.train.ppo_config")
     except ModuleNotFoundError as e:
-        if e.name == "whygym.train.ppo":
+        if e.name == "whygym.train.ppo_config":
             return None
         raise
 
@@ -186,7 +187,12 @@ def _report(s: dict) -> None:
 
 
 def _run_ppo(args: argparse.Namespace) -> int:
-    mod = _ppo_module()
+    try:
+        mod = importlib.import_module("whygym.train.ppo")  # the trainer itself (imports torch)
+    except ModuleNotFoundError as e:
+        if e.name != "whygym.train.ppo":
+            raise
+        mod = None
     if mod is None or not hasattr(mod, "train_ppo") or not hasattr(mod, "PPOConfig"):
         raise UserError("PPO is not available in this checkout: whygym/train/ppo.py (train_ppo, PPOConfig) is "
                         "missing. Use grpo meanwhile: whygym train grpo --config configs/grpo.yaml --out DIR")

@@ -1,0 +1,97 @@
+"""PPO settings, kept free of torch so that building the CLI parser stays cheap (see :mod:`whygym.train.ppo`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any, Callable, Mapping
+
+__all__ = ["PPOConfig"]
+
+
+def _h(text: str, default: Any = None, factory: Callable[[], Any] | None = None):
+    if factory is not None:
+        return field(default_factory=factory, metadata={"help": text})
+    return field(default=default, metadata={"help": text})
+
+
+@dataclass
+class PPOConfig:
+    """Hyperparameters of :func:`train_ppo` (every field carries its help text in ``metadata``)."""
+
+    model: str = _h("Policy to start from: 'default' (SmolLM2-135M-Instruct, converted offline) or a local "
+                    "transformers checkpoint directory. Ignored when train_ppo gets model=.", "default")
+    lr: float = _h("AdamW learning rate (policy, or LoRA adapters, and value head).", 1e-5)
+    steps: int = _h("Number of PPO iterations (rollout + update). On resume, the total to reach.", 100)
+    batch_size: int = _h("Prompts per rollout (one completion each).", 8)
+    mini_batch_size: int = _h("Sequences per optimizer step in the update; batch_size should divide by it.", 4)
+    ppo_epochs: int = _h("Passes over the rollout batch per PPO iteration.", 4)
+    clip_range: float = _h("Policy clip range eps: the ratio is clipped to [1-eps, 1+eps].", 0.2)
+    clip_range_value: float = _h("Value clip range: new values are kept within this of the rollout values.", 0.2)
+    vf_coef: float = _h("Weight of the value loss in the total loss.", 0.1)
+    detach_value: bool = _h("Feed the value head a detached hidden state, so the value loss never moves the "
+                            "policy (default: shared trunk, the value loss also trains it).", False)
+    value_head_init_scale: float = _h("Value head init: weight ~ N(0, scale^2 / hidden_size), bias 0.", 0.1)
+    kl_coef: float = _h("Per-token KL penalty beta in the reward, r_t -= beta * (logp_policy - logp_ref); "
+                        "the initial value when adaptive_kl.", 0.05)
+    adaptive_kl: bool = _h("Adapt kl_coef with the proportional controller of Ziegler et al. (2019).", False)
+    kl_target: float = _h("Adaptive KL: target sequence-level KL (nats).", 6.0)
+    kl_horizon: int = _h("Adaptive KL: horizon (in sequences) of the controller.", 10000)
+    gamma: float = _h("Discount factor over completion tokens.", 1.0)
+    lam: float = _h("GAE lambda.", 0.95)
+    max_new_tokens: int = _h("Maximum completion length in tokens.", 128)
+    max_prompt_length: int = _h("Prompts longer than this (tokens) keep their last max_prompt_length tokens; "
+                                "0 keeps all.", 0)
+    temperature: float = _h("Sampling temperature (> 0); log-probabilities use logits / temperature.", 1.0)
+    top_p: float = _h("Nucleus sampling threshold (1.0 = full distribution).", 1.0)
+    whiten_advantages: bool = _h("Whiten advantages over the batch's completion tokens.", True)
+    max_grad_norm: float = _h("Clip the global gradient norm to this (<= 0 disables).", 1.0)
+    seed: int = _h("Seed of torch, numpy and python RNGs (sampling, prompt order, value-head init).", 0)
+    lora: bool = _h("Train LoRA adapters instead of all weights; the reference is the adapter-disabled base.",
+                    False)
+    lora_r: int = _h("LoRA rank.", 16)
+    lora_alpha: int = _h("LoRA alpha (scaling alpha / r).", 32)
+    lora_target_modules: list[str] = _h("Module names LoRA adapts.",
+                                        factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+    reward_weights: dict[str, float] | None = _h(
+        "Weights of whygym.scoring.combined_reward ('format', 'accuracy', 'closeness'); None = its defaults. "
+        "Ignored when train_ppo gets reward_fn=.", None)
+    use_cpu: bool = _h("Run on CPU (accelerate Accelerator(cpu=True)); False lets accelerate pick the device.",
+                       True)
+    save_every: int = _h("Save a checkpoint every this many steps (<= 0: only at the end); the last step is "
+                         "always saved.", 50)
+    keep_checkpoints: int = _h("Keep only the newest this many checkpoints (<= 0 keeps all).", 2)
+    log_every: int = _h("Print a log line every this many steps (<= 0: silent); every step is written to "
+                        "train_log.jsonl.", 1)
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` for settings that cannot work."""
+        bad = []
+        if self.steps < 0:
+            bad.append("steps >= 0")
+        if self.batch_size < 1 or self.mini_batch_size < 1 or self.mini_batch_size > self.batch_size:
+            bad.append("1 <= mini_batch_size <= batch_size")
+        if self.ppo_epochs < 1:
+            bad.append("ppo_epochs >= 1")
+        if not self.temperature > 0:
+            bad.append("temperature > 0")
+        if not 0 < self.top_p <= 1:
+            bad.append("0 < top_p <= 1")
+        if not self.clip_range > 0 or not self.clip_range_value > 0:
+            bad.append("clip_range > 0 and clip_range_value > 0")
+        if self.max_new_tokens < 1:
+            bad.append("max_new_tokens >= 1")
+        if not 0 <= self.gamma <= 1 or not 0 <= self.lam <= 1:
+            bad.append("gamma and lam in [0, 1]")
+        if self.kl_coef < 0:
+            bad.append("kl_coef >= 0")
+        if bad:
+            raise ValueError("invalid PPOConfig: need " + "; ".join(bad))
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "PPOConfig":
+        """Build from a mapping, rejecting unknown keys."""
+        names = {f.name for f in fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown PPOConfig field(s) {sorted(unknown)}")
+        return cls(**dict(d))
