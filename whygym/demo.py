@@ -66,27 +66,50 @@ def _stage(name: str, argv: list[str], done: Path, log: list[dict[str, Any]]) ->
         raise UserError(f"stage {name} failed (exit {rc}); fix the cause and rerun `whygym demo` to resume")
 
 
-def headline(before: dict, after: dict, bench: str) -> str:
-    """Per-task table: PROB accuracy and yes/no label accuracy before and after, with 95% intervals."""
+def _nonzero_gold(samples_path: Path) -> dict[str, tuple[int, int]]:
+    """Per task (and ``all``): (correct, n) over samples whose gold PROB is not 0. A model that always
+    answers 0.0000 is right on every structural-zero item; this column shows what is left."""
+    out: dict[str, list[int]] = {}
+    for line in samples_path.read_text(encoding="utf-8").splitlines():
+        r = json.loads(line)
+        p = (r.get("gold") or {}).get("prob")
+        if p is None or round(float(p), 4) == 0.0:
+            continue
+        for key in (r["task"], "all"):
+            c = out.setdefault(key, [0, 0])
+            c[0] += r["outcome"] == "correct"
+            c[1] += 1
+    return {k: (v[0], v[1]) for k, v in out.items()}
 
-    def cell(b: dict | None, key: str) -> str:
-        if not b or b.get(key if key != "accuracy" else "n") in (None, 0):
+
+def headline(before: dict, after: dict, bench: str, nz_before: dict | None = None, nz_after: dict | None = None) -> str:
+    """Per-task table: PROB accuracy (all items, and items whose gold is not 0) and yes/no label
+    accuracy, before and after, with 95% Wilson intervals."""
+    from whygym.scoring.metrics import wilson_interval
+
+    def pct(k: int, n: int) -> str:
+        if not n:
             return "-"
-        if key == "accuracy":
-            return f"{100 * b['accuracy']:5.1f} [{100 * b['ci_low']:4.1f},{100 * b['ci_high']:5.1f}]"
-        if not b.get("label_n"):
-            return "-"
-        return f"{100 * b['label_accuracy']:5.1f} [{100 * b['label_ci_low']:4.1f},{100 * b['label_ci_high']:5.1f}]"
+        lo, hi = wilson_interval(k, n)
+        return f"{100 * k / n:5.1f} [{100 * lo:4.1f},{100 * hi:5.1f}]"
+
+    def acc(b: dict | None) -> str:
+        return pct(b["correct"], b["n"]) if b and b.get("n") else "-"
+
+    def lab(b: dict | None) -> str:
+        return pct(b["label_correct"], b["label_n"]) if b and b.get("label_n") else "-"
+
+    def nz(d: dict | None, t: str) -> str:
+        return pct(*d[t]) if d and t in d else "-"
 
     bb, ab = before["results"]["benchmarks"][bench], after["results"]["benchmarks"][bench]
-    rows = [("task", "PROB exact, before", "PROB exact, after", "yes/no, before", "yes/no, after", "unparsed b/a")]
-    for t in sorted(bb["tasks"]):
-        x, y = bb["tasks"][t], ab["tasks"].get(t)
-        rows.append((t, cell(x, "accuracy"), cell(y, "accuracy"), cell(x, "label"), cell(y, "label"),
+    rows = [("task", "PROB exact, before", "PROB exact, after", "gold!=0, before", "gold!=0, after",
+             "yes/no, before", "yes/no, after", "unparsed b/a")]
+    blocks = [(t, bb["tasks"][t], ab["tasks"].get(t)) for t in sorted(bb["tasks"])]
+    blocks.append(("all", bb["overall"], ab["overall"]))
+    for t, x, y in blocks:
+        rows.append((t, acc(x), acc(y), nz(nz_before, t), nz(nz_after, t), lab(x), lab(y),
                      f"{100 * x['parse_fail_rate']:.0f}%/{100 * (y or {}).get('parse_fail_rate', 0):.0f}%"))
-    x, y = bb["overall"], ab["overall"]
-    rows.append(("all", cell(x, "accuracy"), cell(y, "accuracy"), cell(x, "label"), cell(y, "label"),
-                 f"{100 * x['parse_fail_rate']:.0f}%/{100 * y['parse_fail_rate']:.0f}%"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = [" | ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
     lines.insert(1, "-+-".join("-" * w for w in widths))
@@ -141,14 +164,16 @@ def run(args) -> int:
         raise UserError("the report stage failed; rerun `whygym demo` to retry")
     before = json.loads((out / "before" / "results.json").read_text())
     after = json.loads((out / "after" / "results.json").read_text())
-    table = headline(before, after, bench)
+    table = headline(before, after, bench, _nonzero_gold(out / "before" / "samples.jsonl"),
+                     _nonzero_gold(out / "after" / "samples.jsonl"))
     total = time.perf_counter() - t0
     summary = {"profile": "quick" if args.quick else "full", "settings": prof, "benchmark": bench,
                "method": args.method, "derivation": args.derivation, "stages": log, "seconds": round(total, 1),
                "headline": table}
     atomic_write_text(out / "demo.json", json.dumps(summary, indent=2) + "\n")
     print("\n" + table)
-    print(f"\nPROB exact: |PROB - gold| < 5e-5 (whygym's strict scorer); yes/no: the ANSWER label; 95% Wilson "
+    print(f"\nPROB exact: |PROB - gold| < 5e-5 (whygym's strict scorer); gold!=0: the same over items whose gold "
+          f"is not 0 (answering 0.0000 is right on the others); yes/no: the ANSWER label (ATE..NIE); 95% Wilson "
           f"intervals; {prof['test_n']} held-out items per task.")
     print(f"report: {(out / 'report' / 'report.html').resolve()}")
     print(f"demo finished in {total / 60:.1f} min (stages already done were skipped)", file=sys.stderr)
