@@ -4,19 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
-
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory):
-    from whygym.models import tiny_llama
-
-    model, tok = tiny_llama(seed=0)
-    d = tmp_path_factory.mktemp("tiny")
-    model.save_pretrained(d)
-    tok.save_pretrained(d)
-    return d
-
 
 def test_sft_from_attribution_writes_plan_and_trains(tiny_dir, tmp_path):
     from whygym.cli import main

@@ -23,20 +23,19 @@ independent and is too narrow when ``samples > 1``; ``pass@1_ci`` resamples item
 from __future__ import annotations
 
 import json
-import os
 import platform
 import shlex
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from whygym.cli import UserError
 from whygym.eval._sources import load_items
-from whygym.items import Item, atomic_write_text
+from whygym.items import atomic_write_text
 
 __all__ = ["EvalConfig", "run_eval", "build_backend", "summarize", "SCHEMA"]
 

@@ -3,8 +3,8 @@ adjustment ``P(y | do(x)) = sum_z P(y | x, z) P(z)`` with a minimal back-door se
 
 from __future__ import annotations
 
-from whygym.tasks.core import (Derivation, Problem, Term, assign_text, backdoor_sets, configs, fmt4,
-                               open_text, set_text, sign_conclusion, sum_prefix, try_sets)
+from whygym.tasks.core import (Derivation, backdoor_steps, Problem, Term, assign_text, backdoor_sets, configs, fmt4,
+                               open_text, sign_conclusion, sum_prefix, try_sets)
 from whygym.tasks.spec import TaskSpec, register
 
 
@@ -64,10 +64,7 @@ def derive(p: Problem, look, exhaustive: bool = False, decimals: int = 4,
             s4 = f"{do_txt}={sym}={'+'.join(ex)}"
             s6 = f"ATE={'+'.join(ar)}={f(v)}"
         s7, label = sign_conclusion("ATE", v, decimals)
-        steps = {"Step 1": s1,
-                 "Step 2": f"Identification of the Causal Effect. P({LY}|do({LX})) can be identified.",
-                 "Step 3": f"Find a valid backdoor adjustment set: {set_text(p, z)}.",
-                 "Step 4": s4, "Step 5": None, "Step 6": s6, "Step 7": s7}
+        steps = backdoor_steps(p, s1, LY, LX, z, s4, s6, s7)
         return Derivation(v, steps, label, adjustment=z, formula=s4)
 
     if sets is None:

@@ -5,8 +5,8 @@ treatment ``{X} u M``: ``sum_z [P(y | x, m, z) - P(y | x', m, z)] P(z)``."""
 from __future__ import annotations
 
 from whygym.scm.graph import members
-from whygym.tasks.core import (Derivation, Problem, Term, assign_text, backdoor_sets, configs, fmt4,
-                               join_and, open_text, set_text, sign_conclusion, sum_prefix, try_sets)
+from whygym.tasks.core import (Derivation, backdoor_steps, Problem, Term, assign_text, backdoor_sets, configs, fmt4,
+                               join_and, open_text, sign_conclusion, sum_prefix, try_sets)
 from whygym.tasks.spec import TaskSpec, register
 
 
@@ -68,10 +68,7 @@ def derive(p: Problem, look, exhaustive: bool = False, decimals: int = 4,
             s4 = f"{do_txt}={sym}={'+'.join(ex)}"
             s6 = f"CDE={'+'.join(ar)}={f(v)}"
         s7, label = sign_conclusion("CDE", v, decimals)
-        steps = {"Step 1": s1,
-                 "Step 2": f"Identification of the Causal Effect. P({LY}|do({all_t})) can be identified.",
-                 "Step 3": f"Find a valid backdoor adjustment set: {set_text(p, z)}.",
-                 "Step 4": s4, "Step 5": None, "Step 6": s6, "Step 7": s7}
+        steps = backdoor_steps(p, s1, LY, all_t, z, s4, s6, s7)
         return Derivation(v, steps, label, adjustment=z, mediators=tmask & ~(1 << X), formula=s4)
 
     if sets is None:

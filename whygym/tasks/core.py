@@ -304,6 +304,15 @@ def sign_conclusion(name: str, v: float, decimals: int, positive_means_yes: bool
     return f"{name}={s}<0 so the answer is {'Yes' if yes else 'No'}.", "yes" if yes else "no"
 
 
+def backdoor_steps(p: Problem, s1: str, outcome: str, do_text: str, z: int, s4: str, s6: str, s7: str) -> dict:
+    """The seven CaLM steps of an effect identified by back-door adjustment (Step 5, the numbers read,
+    is filled in when the item is rendered)."""
+    return {"Step 1": s1,
+            "Step 2": f"Identification of the Causal Effect. P({outcome}|do({do_text})) can be identified.",
+            "Step 3": f"Find a valid backdoor adjustment set: {set_text(p, z)}.",
+            "Step 4": s4, "Step 5": None, "Step 6": s6, "Step 7": s7}
+
+
 def try_sets(sets: Iterable[int], lookup: _Lookup, fn: Callable[[int], Derivation]) -> Derivation:
     """Derive with the first adjustment set whose terms the look-up has (the generator's look-up has
     all; the auditor's may lack some when the item was made with another valid set)."""

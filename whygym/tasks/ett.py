@@ -10,8 +10,8 @@ with ``Z`` a back-door set. The question asks whether ``y`` would have been *mor
 from __future__ import annotations
 
 from whygym.tasks.ate import cause_check
-from whygym.tasks.core import (Derivation, Problem, Term, assign_text, backdoor_sets, configs, fmt4,
-                               open_text, set_text, sign_conclusion, sum_prefix, try_sets)
+from whygym.tasks.core import (Derivation, backdoor_steps, Problem, Term, assign_text, backdoor_sets, configs, fmt4,
+                               open_text, sign_conclusion, sum_prefix, try_sets)
 from whygym.tasks.spec import TaskSpec, register
 
 
@@ -60,10 +60,7 @@ def derive(p: Problem, look, exhaustive: bool = False, decimals: int = 4,
                   f"=P({LY}={y}|{LX}={xf})-[{'+'.join(ex)}]")
             s6 = f"ETT={f(a)}-[{'+'.join(ar)}]={f(v)}"
         s7, label = sign_conclusion("ETT", v, decimals, positive_means_yes=False)
-        steps = {"Step 1": s1,
-                 "Step 2": f"Identification of the Causal Effect. P({LY}|do({LX})) can be identified.",
-                 "Step 3": f"Find a valid backdoor adjustment set: {set_text(p, z)}.",
-                 "Step 4": s4, "Step 5": None, "Step 6": s6, "Step 7": s7}
+        steps = backdoor_steps(p, s1, LY, LX, z, s4, s6, s7)
         return Derivation(v, steps, label, adjustment=z, formula=s4)
 
     if sets is None:

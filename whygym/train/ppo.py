@@ -92,7 +92,7 @@ import re
 import shutil
 import time
 import warnings
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -117,7 +117,7 @@ LOG_KEYS = ("step", "reward", "reward_std", "reward_none", "kl", "kl_coef", "non
 # ----------------------------------------------------------------------------------------------
 # configuration
 
-from whygym.train.ppo_config import PPOConfig, _h  # noqa: E402,F401  (re-exported)
+from whygym.train.ppo_config import PPOConfig  # noqa: E402  (settings live in a torch-free module)
 
 
 # ----------------------------------------------------------------------------------------------

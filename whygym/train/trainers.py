@@ -24,7 +24,7 @@ from typing import Any
 
 from whygym.cli import UserError
 from whygym.items import atomic_write_text
-from whygym.train.config import DPOArgs, GRPOArgs, KTOArgs, SFTArgs, TrainArgs, config_to_dict
+from whygym.train.config import DPOArgs, GRPOArgs, KTOArgs, TrainArgs, config_to_dict
 
 __all__ = ["train", "build_dataset", "load_model", "save_final", "TRAIN_COLUMNS"]
 
