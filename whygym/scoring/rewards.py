@@ -243,6 +243,13 @@ def accuracy_reward(completions: Sequence[Any], **columns: Any) -> list[float | 
     >>> accuracy_reward(["{'PROB': '0.2500'}", "{'PROB': '0.2501'}", "x"], gold=[{"prob": 0.25}, {"prob": 0.25}, None])
     [1.0, 0.0, None]
     """
+    return _per_row(completions, columns, "accuracy_reward",
+                    lambda c, gd, t: 1.0 if score(c, gd, t, mode="strict").correct else 0.0)
+
+
+def _per_row(completions: Sequence[Any], columns: dict, name: str, fn) -> list[float | None]:
+    """Apply ``fn(text, gold, task)`` to every row: None where the gold is missing or unreadable, 0.0
+    (with a one-time warning) where scoring raises."""
     texts = _texts(completions)
     golds = _column(columns, "gold", len(texts))
     tasks = _column(columns, "task", len(texts))
@@ -253,9 +260,9 @@ def accuracy_reward(completions: Sequence[Any], **columns: Any) -> list[float | 
             out.append(None)
             continue
         try:
-            out.append(1.0 if score(c, gd, t, mode="strict").correct else 0.0)
+            out.append(fn(c, gd, t))
         except Exception as err:  # noqa: BLE001
-            _warn_once("accuracy_reward", err)
+            _warn_once(name, err)
             out.append(0.0)
     return out
 
@@ -272,21 +279,8 @@ def make_closeness_reward(scale: float = 0.02, direction_weight: float = 0.2, ki
     _check_params(scale, direction_weight, kind)
 
     def closeness_reward(completions: Sequence[Any], **columns: Any) -> list[float | None]:
-        texts = _texts(completions)
-        golds = _column(columns, "gold", len(texts))
-        tasks = _column(columns, "task", len(texts))
-        out: list[float | None] = []
-        for c, g, t in zip(texts, golds, tasks):
-            gd = _gold_or_none(g)
-            if gd is None:
-                out.append(None)
-                continue
-            try:
-                out.append(float(closeness_score(c, gd, t, scale, direction_weight, kind)))
-            except Exception as err:  # noqa: BLE001
-                _warn_once("closeness_reward", err)
-                out.append(0.0)
-        return out
+        return _per_row(completions, columns, "closeness_reward",
+                        lambda c, gd, t: float(closeness_score(c, gd, t, scale, direction_weight, kind)))
 
     closeness_reward.__doc__ = (f"Graded closeness reward (kind={kind!r}, scale={scale}, "
                                 f"direction_weight={direction_weight}); see whygym.scoring.rewards.")

@@ -313,6 +313,13 @@ def backdoor_steps(p: Problem, s1: str, outcome: str, do_text: str, z: int, s4: 
             "Step 4": s4, "Step 5": None, "Step 6": s6, "Step 7": s7}
 
 
+def mediation_steps(p: Problem, s1: str, med: int, w: int, s4: str, s6: str, s7: str) -> dict:
+    """The seven CaLM steps of a natural effect computed by the mediation formula."""
+    return {"Step 1": s1, "Step 2": f"Find a valid mediator set: {set_text(p, med)}.",
+            "Step 3": f"Find a valid backdoor adjustment set: {set_text(p, w)}.",
+            "Step 4": s4, "Step 5": None, "Step 6": s6, "Step 7": s7}
+
+
 def try_sets(sets: Iterable[int], lookup: _Lookup, fn: Callable[[int], Derivation]) -> Derivation:
     """Derive with the first adjustment set whose terms the look-up has (the generator's look-up has
     all; the auditor's may lack some when the item was made with another valid set)."""

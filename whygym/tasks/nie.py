@@ -7,7 +7,7 @@ values they would take under ``x``:
 
 from __future__ import annotations
 
-from whygym.tasks.core import (Derivation, MissingTerm, Problem, Term, assign_text, configs, fmt4, open_text, set_text,
+from whygym.tasks.core import (Derivation, mediation_steps, MissingTerm, Problem, Term, assign_text, configs, fmt4, open_text,
                                sign_conclusion, sum_prefix, try_sets)
 from whygym.tasks.mediation import mediation_sets
 from whygym.tasks.spec import TaskSpec, register
@@ -77,9 +77,7 @@ def derive(p: Problem, look, exhaustive: bool = False, decimals: int = 4,
         s4 = f"NIE={sum_prefix(p, [med, w])}{sym}={'+'.join(ex)}"
         s6 = f"NIE={'+'.join(ar)}={f(v)}"
         s7, label = sign_conclusion("NIE", v, decimals)
-        steps = {"Step 1": s1, "Step 2": f"Find a valid mediator set: {set_text(p, med)}.",
-                 "Step 3": f"Find a valid backdoor adjustment set: {set_text(p, w)}.",
-                 "Step 4": s4, "Step 5": None, "Step 6": s6, "Step 7": s7}
+        steps = mediation_steps(p, s1, med, w, s4, s6, s7)
         return Derivation(v, steps, label, adjustment=w, mediators=med, formula=s4)
 
     if sets is None:
