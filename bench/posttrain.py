@@ -8,7 +8,7 @@ Recipe (each step is a `whygym` command, printed and recorded in the table)::
    CaLM Lite basic EN (``calm-lite:<TASK>-P_<TASK>-basic_EN``, the first CALM_LIMIT/7 items of each task);
 2. for each method, train ``--minutes`` of wall clock from the start model with ``configs/<method>.yaml``
    (training items never share a graph and question with the test set: the trainers drop such twins);
-   PPO has no wall-clock setting, so it runs one step, and then as many steps as the budget allows at that pace;
+   every trainer (PPO included) stops after the step that passes the budget, so the last step may overrun it;
 3. evaluate each ``OUT/<method>/final`` the same way;
 4. write ``OUT/posttrain.md`` (tables: strict accuracy per task with 95% Wilson intervals, yes/no label
    accuracy, unparsed rate, CaLM figures, training wall time and steps, the commands) and ``OUT/posttrain.json``.
@@ -107,26 +107,16 @@ def train(method: str, a, log: Path) -> dict:
     out = Path(a.out) / method
     cfg = ROOT / "configs" / f"{method}.yaml"
     base = [*_whygym(), "train", method, "--config", str(cfg), "--out", str(out), "--model", a.model]
-    if method == "ppo":
-        first = base + ["--steps", "1", "--max_new_tokens", str(a.gen_tokens)]
-        rc, dt1 = _run(first, log)
-        if rc:
-            return {"rc": rc, "commands": [shlex.join(first)], "wall_s": dt1}
-        steps = max(1, int(a.minutes * 60 / max(dt1, 1e-6)))
-        if REPORT_ONLY:  # the summary holds the steps actually reached
-            s = json.loads((out / "train_summary.json").read_text())
-            steps = int(s.get("steps") or s.get("step") or 1)
-        second = base + ["--steps", str(steps), "--max_new_tokens", str(a.gen_tokens)]
-        rc, dt2 = _run(second, log) if steps > 1 else (0, 0.0)
-        cmds, wall = [shlex.join(first)] + ([shlex.join(second)] if steps > 1 else []), dt1 + dt2
+    extra = ["--minutes", str(a.minutes), "--steps", "100000", "--heldout_n", str(a.test_n),
+             "--heldout_seed", str(HELDOUT_SEED), "--n_train", str(a.n_train)]
+    if method == "ppo":  # whygym's own trainer: checkpoints through save_every, rollouts of max_new_tokens
+        extra += ["--save_every", "0", "--max_new_tokens", str(a.gen_tokens)]
     else:
-        extra = ["--minutes", str(a.minutes), "--steps", "100000", "--save_steps", "100000",
-                 "--derivation", a.derivation, "--heldout_n", str(a.test_n), "--heldout_seed", str(HELDOUT_SEED),
-                 "--n_train", str(a.n_train)]
-        if method == "grpo":
-            extra += ["--max_completion_length", str(a.gen_tokens)]
-        rc, wall = _run(base + extra, log)
-        cmds = [shlex.join(base + extra)]
+        extra += ["--save_steps", "100000", "--derivation", a.derivation]
+    if method == "grpo":
+        extra += ["--max_completion_length", str(a.gen_tokens)]
+    rc, wall = _run(base + extra, log)
+    cmds = [shlex.join(base + extra)]
     summary = {}
     if (out / "train_summary.json").exists():
         summary = json.loads((out / "train_summary.json").read_text())

@@ -69,11 +69,12 @@ def _stage(name: str, argv: list[str], done: Path, log: list[dict[str, Any]]) ->
 def _nonzero_gold(samples_path: Path) -> dict[str, tuple[int, int]]:
     """Per task (and ``all``): (correct, n) over samples whose gold PROB is not 0. A model that always
     answers 0.0000 is right on every structural-zero item; this column shows what is left."""
+    from whygym.eval import gold_nonzero
+
     out: dict[str, list[int]] = {}
     for line in samples_path.read_text(encoding="utf-8").splitlines():
         r = json.loads(line)
-        p = (r.get("gold") or {}).get("prob")
-        if p is None or round(float(p), 4) == 0.0:
+        if not gold_nonzero(r):
             continue
         for key in (r["task"], "all"):
             c = out.setdefault(key, [0, 0])

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from whygym.eval import EvalConfig, load_items, run_eval
+from whygym.eval import EvalConfig, format_table, load_items, run_eval
 from whygym.items import Item, write_jsonl
 from whygym.models import MockBackend
 
@@ -110,6 +110,15 @@ def test_counts_intervals_and_modes(tmp_path, items, mode, col):
     assert o["label_n"] == len(ate)
     assert o["label_correct"] == sum(1 for it, txt in ate if txt != "I am not sure.")
     assert doc["results"]["overall"]["correct"] == k
+    # The same accuracy over the items whose gold is not 0 at 4 decimals (GOLDS has one 0.0 item).
+    nz = [w for w, g in zip(want, GOLDS) if abs(g) >= 5e-5]
+    assert len(nz) == n - 1
+    z = o["gold_nonzero"]
+    assert (z["n"], z["correct"]) == (len(nz), nz.count("correct"))
+    assert z["accuracy"] == pytest.approx(nz.count("correct") / len(nz))
+    assert (z["ci_low"], z["ci_high"]) == pytest.approx(wilson(nz.count("correct"), len(nz)))
+    assert "acc% gold!=0" in format_table(doc).splitlines()[1]  # the column is printed
+    assert f"({nz.count('correct')}/{len(nz)})" in format_table(doc)
 
 
 def test_expected_mode_differences(items):

@@ -299,6 +299,25 @@ def test_resume_reproduces_an_uninterrupted_run(tmp_path):
     assert a[-1]["kl_coef"] != 0.1  # the adaptive controller moved and was restored
 
 
+def test_wall_clock_budget_stops_after_the_step_that_passes_it(tmp_path):
+    model, tok = _toy_model_and_tokenizer()
+    rows = [{"prompt": p} for p in ["a b", "c d", "e f"]]
+    cfg = PPOConfig(model="unused", lr=5e-3, steps=50, batch_size=2, mini_batch_size=2, ppo_epochs=1,
+                    max_new_tokens=3, save_every=0, log_every=0, seed=0, minutes=1e-9)
+    s = train_ppo(cfg, tmp_path, model=model, tokenizer=tok, dataset=rows, reward_fn=_starts_with_yes)
+    # a budget already spent at the first step: that step runs, is saved, and the run stops
+    assert s["stopped_by_budget"] and s["steps"] == 1 and s["steps_run"] == 1 and s["steps_target"] == 50
+    assert s["mean_step_s"] > 0
+    assert (tmp_path / "checkpoint-1" / "optimizer.pt").is_file() and (tmp_path / "final").is_dir()
+    # no budget: the run goes to the target
+    cfg.minutes, cfg.steps = 0.0, 2
+    model, tok = _toy_model_and_tokenizer()
+    s = train_ppo(cfg, tmp_path / "full", model=model, tokenizer=tok, dataset=rows, reward_fn=_starts_with_yes)
+    assert not s["stopped_by_budget"] and s["steps"] == 2 and s["steps_run"] == 2
+    with pytest.raises(ValueError, match="minutes >= 0"):
+        PPOConfig(minutes=-1).validate()
+
+
 def test_train_ppo_lora_merges_final(tmp_path):
     from transformers import AutoModelForCausalLM
 

@@ -37,7 +37,7 @@ from whygym.cli import UserError
 from whygym.eval._sources import load_items
 from whygym.items import atomic_write_text
 
-__all__ = ["EvalConfig", "run_eval", "build_backend", "summarize", "SCHEMA"]
+__all__ = ["EvalConfig", "run_eval", "build_backend", "summarize", "gold_nonzero", "SCHEMA"]
 
 #: Version tag of the results.json layout.
 SCHEMA = "whygym.eval/1"
@@ -187,11 +187,25 @@ def _rate(k: int, n: int) -> float | None:
     return k / n if n else None
 
 
+def gold_nonzero(record: dict[str, Any]) -> bool:
+    """Whether a sample record's gold PROB is a number that is not 0 at four decimals.
+
+    About a third of the generated items (and some benchmark items) have a structural-zero gold: no causal
+    path from treatment to outcome, so ``0.0000`` is right whatever the numbers say. A model that always
+    answers 0 scores there; accuracy on the other items shows what is left. Golds without a number
+    (``LACK_CONDITION``) are not counted.
+    """
+    p = (record.get("gold") or {}).get("prob")
+    return p is not None and round(float(p), 4) != 0.0
+
+
 def _block(records: list[dict[str, Any]], samples: int) -> dict[str, Any]:
-    """Accuracy of one group of sample records, with Wilson intervals, pass@1 / pass@k and token sums."""
+    """Accuracy of one group of sample records, with Wilson intervals, pass@1 / pass@k and token sums;
+    ``gold_nonzero`` repeats the accuracy over the records whose gold is a non-zero number."""
     from whygym.scoring import accuracy, bootstrap_ci
 
     acc = accuracy(records).to_dict()
+    nz = accuracy([r for r in records if gold_nonzero(r)])
     by_item: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for r in records:
         by_item.setdefault((r["benchmark"], r["id"]), []).append(r)
@@ -210,6 +224,8 @@ def _block(records: list[dict[str, Any]], samples: int) -> dict[str, Any]:
         "pass@1_ci": None if ci is None else [ci.low, ci.high],
         f"pass@{samples}": _rate(sum(p > 0 for p in per_item), n_items),
         "per_sample_accuracy": per_sample,
+        "gold_nonzero": {"n": nz.n, "correct": nz.correct, "accuracy": nz.accuracy, "ci_low": nz.ci_low,
+                         "ci_high": nz.ci_high},
         "truncated": sum(r["finish_reason"] == "length" for r in records),
         "prompt_tokens": sum(r["tokens"]["prompt"] for r in records),
         "completion_tokens": sum(r["tokens"]["completion"] for r in records),

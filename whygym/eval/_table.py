@@ -11,9 +11,15 @@ def _pct(x: float | None) -> str:
     return "-" if x is None else f"{100 * x:.1f}"
 
 
+def _nz(b: dict[str, Any]) -> str:
+    """Accuracy over the items whose gold is a non-zero number, ``correct/n`` beside it; ``-`` when none."""
+    z = b.get("gold_nonzero") or {}
+    return f"{_pct(z['accuracy'])} ({z['correct']}/{z['n']})" if z.get("n") else "-"
+
+
 def _row(name: str, b: dict[str, Any], samples: int) -> list[str]:
     row = [name, str(b["n_items"]), str(b["correct"]), str(b["wrong"]), str(b["unparsed"]), _pct(b["accuracy"]),
-           f"[{_pct(b['ci_low'])}, {_pct(b['ci_high'])}]",
+           f"[{_pct(b['ci_low'])}, {_pct(b['ci_high'])}]", _nz(b),
            _pct(b["label_accuracy"]) if b["label_n"] else "-", _pct(b["parse_fail_rate"])]
     if samples > 1:
         row.append(_pct(b.get(f"pass@{samples}")))
@@ -23,10 +29,11 @@ def _row(name: str, b: dict[str, Any], samples: int) -> list[str]:
 def format_table(doc: dict[str, Any]) -> str:
     """One block per benchmark: a row per task and an ALL row; percentages, 95% Wilson intervals.
 
-    ``n`` counts items; correct/wrong/unparsed count item-sample pairs.
+    ``n`` counts items; correct/wrong/unparsed count item-sample pairs; ``acc% gold!=0`` is the accuracy over
+    the pairs whose gold is a non-zero number (a model answering 0.0000 everywhere scores only outside it).
     """
     samples = doc["config"]["samples"]
-    head = ["task", "n", "correct", "wrong", "unparsed", "acc%", "95% CI", "label%", "unparsed%"]
+    head = ["task", "n", "correct", "wrong", "unparsed", "acc%", "95% CI", "acc% gold!=0", "label%", "unparsed%"]
     if samples > 1:
         head.append(f"pass@{samples}%")
     lines = []
@@ -59,14 +66,18 @@ def format_table(doc: dict[str, Any]) -> str:
 
 
 def markdown_summary(doc: dict[str, Any]) -> str:
-    """One Markdown row per benchmark (items, accuracy with its 95% Wilson interval, label accuracy, unparsed,
-    answers cut by ``max_new_tokens``), for docs/results.md."""
-    lines = ["| benchmark | items | acc % [95% CI] | label % [95% CI] | unparsed % | cut at max tokens |",
-             "| --- | --- | --- | --- | --- | --- |"]
+    """One Markdown row per benchmark (items, accuracy with its 95% Wilson interval, the same over the items
+    whose gold is not 0, label accuracy, unparsed, answers cut by ``max_new_tokens``), for docs/results.md."""
+    lines = ["| benchmark | items | acc % [95% CI] | acc %, gold != 0 [95% CI] | label % [95% CI] | unparsed % "
+             "| cut at max tokens |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
     for bench, r in doc["results"]["benchmarks"].items():
         o = r["overall"]
         label = (f"{_pct(o['label_accuracy'])} [{_pct(o['label_ci_low'])}, {_pct(o['label_ci_high'])}] "
                  f"(n={o['label_n']})" if o["label_n"] else "-")
+        z = o.get("gold_nonzero") or {}
+        nz = (f"{_pct(z['accuracy'])} [{_pct(z['ci_low'])}, {_pct(z['ci_high'])}] (n={z['n']})" if z.get("n")
+              else "-")
         lines.append(f"| `{bench}` | {o['n_items']} | {_pct(o['accuracy'])} [{_pct(o['ci_low'])}, "
-                     f"{_pct(o['ci_high'])}] | {label} | {_pct(o['parse_fail_rate'])} | {o['truncated']}/{o['n']} |")
+                     f"{_pct(o['ci_high'])}] | {nz} | {label} | {_pct(o['parse_fail_rate'])} | {o['truncated']}/{o['n']} |")
     return "\n".join(lines)

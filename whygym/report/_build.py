@@ -171,14 +171,20 @@ def _cards(found: Found) -> str:
         oa = (a.doc.get("results") or {}).get("overall") or {}
         paired.update((b.label, a.label))
         if _num(ob.get("accuracy")) and _num(oa.get("accuracy")):
-            cards.append((f"{method}: accuracy", f'{pct(ob["accuracy"])} → {pct(oa["accuracy"])}%',
-                          _delta_cell(ob, oa) + " points"))
+            sub = _delta_cell(ob, oa) + " points"
+            zb, za = ob.get("gold_nonzero") or {}, oa.get("gold_nonzero") or {}
+            if _num(zb.get("accuracy")) and _num(za.get("accuracy")):
+                # a model that learns to answer 0.0000 gains on structural-zero items only: show the rest
+                sub += f'; gold ≠ 0: {pct(zb["accuracy"])} → {pct(za["accuracy"])}% (n={esc(za["n"])})'
+            cards.append((f"{method}: accuracy", f'{pct(ob["accuracy"])} → {pct(oa["accuracy"])}%', sub))
     for r in _eval_runs(found):
         o = (r.doc.get("results") or {}).get("overall") or {}
         if r.label not in paired and _num(o.get("accuracy")):
             ci = f'95% CI {pct(o["ci_low"])}–{pct(o["ci_high"])}' if _num(o.get("ci_low")) and _num(o.get("ci_high")) else ""
             n = f"n={esc(o['n'])}" if o.get("n") is not None else ""
-            cards.append((f"{r.label}: accuracy", f'{pct(o["accuracy"])}%', ", ".join(x for x in (ci, n) if x)))
+            z = o.get("gold_nonzero") or {}
+            nz = f'gold ≠ 0: {pct(z["accuracy"])}%' if _num(z.get("accuracy")) else ""
+            cards.append((f"{r.label}: accuracy", f'{pct(o["accuracy"])}%', ", ".join(x for x in (ci, n, nz) if x)))
     for t in found.trains:
         info = _train_info(t)
         if _num(info["reward_first"]) and _num(info["reward_last"]):

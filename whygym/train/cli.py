@@ -200,7 +200,7 @@ def _run_ppo(args: argparse.Namespace) -> int:
     from whygym.train.trainers import _to_dataset, build_dataset
 
     cfg = load_config(mod.PPOConfig, args.config, _overrides(args), method="ppo")
-    # data settings the PPO config may not carry come from the GRPO defaults
+    # the PPO config carries the data settings; anything else comes from the GRPO defaults
     data_cfg = GRPOArgs(**{f.name: getattr(cfg, f.name) for f in dataclasses.fields(GRPOArgs)
                            if hasattr(cfg, f.name) and f.name in ("tasks", "n_train", "train_seed", "heldout_n",
                                                                   "heldout_seed", "nodes", "seed")})

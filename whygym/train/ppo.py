@@ -698,12 +698,14 @@ def train_ppo(cfg: PPOConfig, out_dir: str | os.PathLike, *, model=None, tokeniz
     Returns
     -------
     dict
-        The summary also written to ``out_dir/train_summary.json``: steps run, the step resumed from,
+        The summary also written to ``out_dir/train_summary.json``: the step reached (``steps``), the target
+        (``steps_target``), whether ``cfg.minutes`` stopped the run, steps run, the step resumed from,
         mean reward over the first and last (up to 5) logged steps, the last log row, paths.
     """
     from accelerate import Accelerator
 
     cfg.validate()
+    t_budget = time.perf_counter()  # the wall-clock budget (cfg.minutes) counts from here
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows = _rows_of(dataset)
@@ -774,6 +776,7 @@ def train_ppo(cfg: PPOConfig, out_dir: str | os.PathLike, *, model=None, tokeniz
     t_start = time.time()
     rows_logged: list[dict] = []
     last_ckpt = ckpt
+    stopped_by_budget = False
     for step in range(start_step, cfg.steps):
         t0 = time.time()
         batch = _batch_rows(rows, step, cfg.batch_size, cfg.seed)
@@ -810,10 +813,14 @@ def train_ppo(cfg: PPOConfig, out_dir: str | os.PathLike, *, model=None, tokeniz
             accelerator.print(f"[ppo] step {step + 1}/{cfg.steps} reward {row['reward']:.3f} kl {row['kl']:.3f} "
                               f"pg {row['policy_loss']:.4f} vf {row['value_loss']:.4f} "
                               f"clip {row['clip_frac']:.2f} {row['seconds']:.1f}s")
-        if (cfg.save_every > 0 and (step + 1) % cfg.save_every == 0) or step + 1 == cfg.steps:
+        out_of_time = cfg.minutes > 0 and time.perf_counter() - t_budget >= cfg.minutes * 60
+        if (cfg.save_every > 0 and (step + 1) % cfg.save_every == 0) or step + 1 == cfg.steps or out_of_time:
             st = {"step": step + 1, "kl_coef": kl_ctl.value, "reference_fingerprint": ref_fp,
                   "config": asdict(cfg), "_update_rng": update_gen.get_state()}
             last_ckpt = _save_checkpoint(out, step + 1, unwrapped, optimizer, tokenizer, st, cfg.keep_checkpoints)
+        if out_of_time:
+            stopped_by_budget = True
+            break
 
     # final policy: a plain transformers checkpoint (LoRA merged)
     final_dir = out / "final"
@@ -837,7 +844,9 @@ def train_ppo(cfg: PPOConfig, out_dir: str | os.PathLike, *, model=None, tokeniz
         all_rows = [json.loads(x) for x in log_path.read_text().splitlines() if x.strip()]
     k = min(5, len(all_rows))
     summary = {
-        "steps": cfg.steps,
+        "steps": start_step + len(rows_logged),
+        "steps_target": cfg.steps,
+        "stopped_by_budget": stopped_by_budget,
         "start_step": start_step,
         "steps_run": len(rows_logged),
         "resumed_from": str(ckpt) if ckpt else None,
@@ -849,6 +858,7 @@ def train_ppo(cfg: PPOConfig, out_dir: str | os.PathLike, *, model=None, tokeniz
         "kl_coef": kl_ctl.value,
         "trainable_params": int(sum(p.numel() for p in params)),
         "seconds": time.time() - t_start,
+        "mean_step_s": float(np.mean([r["seconds"] for r in rows_logged])) if rows_logged else None,
         "device": str(device),
         "config": asdict(cfg),
     }

@@ -22,6 +22,17 @@ class PPOConfig:
                     "transformers checkpoint directory. Ignored when train_ppo gets model=.", "default")
     lr: float = _h("AdamW learning rate (policy, or LoRA adapters, and value head).", 1e-5)
     steps: int = _h("Number of PPO iterations (rollout + update). On resume, the total to reach.", 100)
+    minutes: float = _h("Wall-clock budget in minutes, counted from the start of train_ppo (model loading "
+                        "included); 0 = none. Training stops after the step that passes it, and that step is "
+                        "saved as a checkpoint.", 0.0)
+    tasks: list[str] = _h("Tasks to generate training prompts for (whygym train ppo).",
+                          factory=lambda: ["ATE", "CDE", "ETT", "NDE", "NIE", "PN", "PS"])
+    n_train: int = _h("Generated training items per task, before dropping held-out twins (whygym train ppo).", 100)
+    train_seed: int = _h("Generator seed of the training items (whygym train ppo).", 1)
+    heldout_n: int = _h("Held-out test items per task: training items sharing their graph and question are "
+                        "dropped (evaluate with --benchmark gen:all:HELDOUT_N:HELDOUT_SEED).", 10)
+    heldout_seed: int = _h("Generator seed of the held-out test items.", 1000)
+    nodes: list[int] = _h("Graph sizes of the generated items, [min, max].", factory=lambda: [3, 6])
     batch_size: int = _h("Prompts per rollout (one completion each).", 8)
     mini_batch_size: int = _h("Sequences per optimizer step in the update; batch_size should divide by it.", 4)
     ppo_epochs: int = _h("Passes over the rollout batch per PPO iteration.", 4)
@@ -68,6 +79,8 @@ class PPOConfig:
         bad = []
         if self.steps < 0:
             bad.append("steps >= 0")
+        if not self.minutes >= 0:
+            bad.append("minutes >= 0")
         if self.batch_size < 1 or self.mini_batch_size < 1 or self.mini_batch_size > self.batch_size:
             bad.append("1 <= mini_batch_size <= batch_size")
         if self.ppo_epochs < 1:

@@ -189,7 +189,7 @@ def _trl_common(cfg: TrainArgs, ckpt_dir: Path, use_cpu: bool) -> dict[str, Any]
                 lr_scheduler_type=cfg.lr_scheduler, warmup_steps=cfg.warmup_steps, logging_steps=cfg.logging_steps,
                 save_strategy="steps", save_steps=cfg.save_steps, save_total_limit=cfg.save_total_limit,
                 report_to=[], use_cpu=use_cpu, bf16=bool(cfg.bf16 and not use_cpu), seed=cfg.seed,
-                gradient_checkpointing=cfg.activation_checkpointing, disable_tqdm=True)
+                activation_checkpointing=cfg.activation_checkpointing, disable_tqdm=True)
 
 
 def _check_vllm(cfg: GRPOArgs) -> None:
