@@ -30,6 +30,23 @@ def test_batched_left_padded_greedy_equals_unbatched_generate(tiny, prompts):
     assert finish == {"stop", "length"}  # the tiny model exercises both paths
 
 
+def test_greedy_batch_sheds_rows_that_stopped(tiny, prompts):
+    model, tok = tiny
+    be = TransformersBackend(model, tok, batch_size=len(prompts))
+    sizes = []
+    hook = model.register_forward_pre_hook(lambda mod, args, kw: sizes.append(kw["input_ids"].shape[0]),
+                                           with_kwargs=True)
+    try:
+        res = be.generate(prompts, max_new_tokens=12)
+    finally:
+        hook.remove()
+    steps = [g.n_completion_tokens for [g] in res]
+    # one pass per decoding step, each over the rows still going: as many row-passes as tokens generated
+    assert sizes[0] == len(prompts) and sizes == sorted(sizes, reverse=True)
+    assert len(sizes) == max(steps) and sum(sizes) == sum(steps)
+    assert min(sizes) < len(prompts)  # some row stopped early and left the batch
+
+
 def test_batch_size_does_not_change_greedy_output(tiny, prompts):
     model, tok = tiny
     a = TransformersBackend(model, tok, batch_size=1).generate(prompts, max_new_tokens=10)
