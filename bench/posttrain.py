@@ -120,6 +120,12 @@ def train(method: str, a, log: Path) -> dict:
     summary = {}
     if (out / "train_summary.json").exists():
         summary = json.loads((out / "train_summary.json").read_text())
+    if (out / "train_log.jsonl").exists():  # one definition for PPO and GRPO: means over 5 steps at each end
+        rewards = [r["reward"] for r in map(json.loads, (out / "train_log.jsonl").read_text().splitlines())
+                   if r.get("reward") is not None]
+        k = min(5, len(rewards))
+        if k:
+            summary["reward_first"], summary["reward_last"] = sum(rewards[:k]) / k, sum(rewards[-k:]) / k
     return {"rc": rc, "commands": cmds, "wall_s": wall, "steps": summary.get("steps"),
             "final": str(out / "final"), "summary": {k: summary.get(k) for k in
                                                      ("first_loss", "final_loss", "mean_step_s",
@@ -160,7 +166,7 @@ def table(rows: list[dict], a, wall: float, argv: list[str]) -> str:
             lines.append(f"| {r['name']} | " + " | ".join(cells) + " |")
         lines.append("")
     lines += ["**Training** (same start model, same wall-clock budget per method)", "",
-              "| method | steps | train wall (s) | mean step (s) | loss first -> last | reward first -> last "
+              "| method | steps | train wall (s) | mean step (s) | loss first -> last | reward, first -> last 5 steps "
               "| zero-signal groups | eval wall (s) |", "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         t = r.get("train")

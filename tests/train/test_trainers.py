@@ -55,6 +55,9 @@ def test_two_steps_change_weights_and_save(method, tiny, tmp_path):
     if method == "grpo":
         assert all("zero_signal_frac" in r for r in log if "loss" in r)
         assert saved["zero_signal_frac_mean"] is not None
+        rewards = [r["reward"] for r in log if "reward" in r]
+        assert len(rewards) == 2  # fewer than 5 steps: both means cover every step
+        assert saved["reward_first"] == pytest.approx(sum(rewards) / 2) == saved["reward_last"]
 
 
 def test_grpo_whygym_reward_logs_zero_signal(tiny, tmp_path):
