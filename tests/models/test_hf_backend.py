@@ -47,6 +47,20 @@ def test_greedy_batch_sheds_rows_that_stopped(tiny, prompts):
     assert min(sizes) < len(prompts)  # some row stopped early and left the batch
 
 
+def test_greedy_falls_back_to_generate_when_rows_cannot_be_dropped(tiny, prompts, monkeypatch):
+    model, tok = tiny
+    want = TransformersBackend(model, tok, batch_size=3).generate(prompts, max_new_tokens=10)
+    be = TransformersBackend(model, tok, batch_size=3)
+
+    def cannot(*a, **k):
+        raise NotImplementedError("this cache keeps no per-row state to drop")
+
+    monkeypatch.setattr(be, "_greedy_shrinking", cannot)
+    with pytest.warns(RuntimeWarning, match="falls back to model.generate"):
+        got = be.generate(prompts, max_new_tokens=10)
+    assert got == want and be._shrink_ok is False
+
+
 def test_batch_size_does_not_change_greedy_output(tiny, prompts):
     model, tok = tiny
     a = TransformersBackend(model, tok, batch_size=1).generate(prompts, max_new_tokens=10)

@@ -36,6 +36,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import warnings
 from typing import Any, Sequence
 
 from whygym.models.base import Generation, chat_messages, check_generate_args, sample_seed
@@ -147,6 +148,7 @@ class TransformersBackend:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.model = model.eval()
+        self._shrink_ok = True  # greedy batches drop stopped rows (False after a model that cannot)
         self.tokenizer = tokenizer
         self.batch_size = batch_size
         self.bf16 = bf16
@@ -251,13 +253,20 @@ class TransformersBackend:
         eos = set(self.eos_token_ids)
         for batch in _chunks(order, self.batch_size):
             input_ids, mask = self._left_pad([ids[rows[r][0]] for r in batch])
-            if greedy:
-                with self._ctx():
-                    new = self._greedy_shrinking(input_ids, mask, max_new_tokens, eos)
-            else:
-                procs = LogitsProcessorList([_SeededSampler([sample_seed(seed, prompts[rows[r][0]], system,
-                                                                         rows[r][1]) for r in batch],
-                                                            temperature, top_p)])
+            new = None
+            if greedy and self._shrink_ok:
+                try:
+                    with self._ctx():
+                        new = self._greedy_shrinking(input_ids, mask, max_new_tokens, eos)
+                except Exception as e:  # a model whose cache cannot drop rows (state-space layers, ...)
+                    self._shrink_ok = False
+                    warnings.warn(f"{self.name}: greedy decoding falls back to model.generate ({type(e).__name__}: "
+                                  f"{e})", RuntimeWarning, stacklevel=2)
+            if new is None:
+                procs = LogitsProcessorList()
+                if not greedy:
+                    procs.append(_SeededSampler([sample_seed(seed, prompts[rows[r][0]], system, rows[r][1])
+                                                 for r in batch], temperature, top_p))
                 with self._ctx():
                     out = self.model.generate(input_ids=input_ids, attention_mask=mask, generation_config=gen_cfg,
                                               logits_processor=procs)
