@@ -25,7 +25,7 @@ def test_ppo_yaml_has_the_interface_fields():
 
     doc = yaml.safe_load((CONFIGS / "ppo.yaml").read_text())
     assert {"model", "lr", "steps", "batch_size", "ppo_epochs", "clip_range", "vf_coef", "kl_coef", "gamma", "lam",
-            "max_new_tokens", "temperature", "seed", "lora"} == set(doc)
+            "max_new_tokens", "temperature", "seed", "lora", "minutes", "heldout_n", "heldout_seed"} == set(doc)
     try:
         from whygym.train.ppo import PPOConfig
     except ModuleNotFoundError:
