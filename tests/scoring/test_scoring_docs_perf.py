@@ -28,6 +28,8 @@ ADVERSARIAL = {
     "braces": "{" * 100000,
     "think-json": '<think>{"PROB":1}</think>' * 5000,
     "lack-in-think": "<think>LACK_CONDITION</think>" * 5000,
+    "lack-echoes": "if output LACK_CONDITION " * 5000,
+    "lack-after-long-if": "if " + "x" * 100000 + " output LACK_CONDITION",
     "answer-rep": "the answer is " * 10000,
     "digits": "answer: " + "1" * 100000 + "x",
     "deep-nesting": "{" * 100000 + "}" * 100000,

@@ -137,6 +137,32 @@ def test_conversational_and_odd_inputs():
         assert ex.final is None or math.isfinite(ex.final.prob or 0.0)
 
 
+RULE = 'If the condition is not enough to solve the question, output "LACK_CONDITION" as final answer.'
+
+
+def test_an_echo_of_the_prompts_rule_is_not_an_answer():
+    from whygym.scoring import score
+
+    assert extract(RULE).final is None
+    assert extract("Let's think step by step. " + RULE).answers == ()
+    # what the default model wrote on CauGym insufficient items: the rule repeated after a yes
+    ex = extract("The answer is yes. " + RULE + "  The calculation")
+    assert ex.final.label == "yes" and not ex.final.is_lack
+    assert score("The answer is yes. " + RULE, {"label": "LACK_CONDITION"}).outcome == "wrong"
+    # quoting styles and line-broken echoes
+    assert extract("if the data are short, output LACK_CONDITION").final is None
+    assert extract("If so, output “LACK_CONDITION” as final answer").final is None
+    # a real LACK_CONDITION answer, also right after an echo, still counts
+    for text in ('The condition is not enough to solve the question, so the answer is "LACK_CONDITION".',
+                 "LACK_CONDITION", RULE + "\nLACK_CONDITION", '{"ANSWER": "LACK_CONDITION"}',
+                 "Yes, the condition is not enough. The answer is LACK_CONDITION.",
+                 "If X were high we would know more. Output: LACK_CONDITION"):
+        assert extract(text).final.is_lack, text
+    # "if" in an earlier sentence does not make a later LACK_CONDITION an echo
+    assert extract("If only we knew P(Z). We do not, so I output LACK_CONDITION").final.is_lack
+    assert extract("We do not know P(Z). So I output LACK_CONDITION").final.is_lack
+
+
 def test_documented_limits():
     # a LACK_CONDITION mentioned in passing is an answer when nothing follows it
     assert extract("The data suffice, so I will not output LACK_CONDITION.").final.is_lack

@@ -14,7 +14,10 @@ What counts as an answer
    Unicode minus), ``.5``, exponents, fractions ``a/b`` and percentages (``"12.5%"`` -> ``0.125``).
    ``json_valid`` tells whether the object is also strict JSON (``json.loads`` accepts it).
 2. **``LACK_CONDITION``** (``kind="lack"``) anywhere in the text (case-insensitive, ``LACK\\_CONDITION``
-   accepted), as a bare word or as a JSON value; its position decides whether it is final.
+   accepted), as a bare word or as a JSON value; its position decides whether it is final. Not when it
+   ends an echo of the prompt's rule (a sentence with "if" ending in "output", as in ``If the condition is
+   not enough to solve the question, output "LACK_CONDITION" as final answer``): small models repeat that
+   line verbatim, and counting it would reward parroting the prompt.
 3. **Plain-text answers** (``kind="text"``), only when no JSON answer and no ``LACK_CONDITION`` lies
    outside think blocks: ``"the answer is Yes"``, ``"Final answer: **no**"``, ``"Answer = 0.25"``,
    ``"PROB: 12%"``, ``\\boxed{0.25}``, or a whole reply that is just ``Yes`` / ``No`` / a number. A text ``ANSWER`` and a
@@ -85,6 +88,20 @@ _KV = re.compile(
     re.IGNORECASE,
 )
 _LACK = re.compile(r"(?<![A-Za-z0-9])LACK\\?_CONDITION(?![A-Za-z0-9])", re.IGNORECASE)
+# An echo of the prompt's own rule, 'If the condition is not enough ..., output "LACK_CONDITION" as final
+# answer': the sentence before the match holds an "if" and ends in "output" (and maybe a quote).
+_IF = re.compile(r"\bif\b", re.IGNORECASE)
+_OUTPUT_END = re.compile(r"\boutput[ \t]*[\"'`\u201c\u2018]?[ \t]*\Z", re.IGNORECASE)
+
+
+def _echoes_instruction(text: str, start: int) -> bool:
+    """Whether the ``LACK_CONDITION`` at ``start`` ends a conditional 'if ..., output' sentence (at most 160
+    characters back to the previous ``.``, ``!``, ``?`` or line break): the instruction repeated, not an answer."""
+    lo = max(0, start - 160)
+    seg = text[lo:start]
+    cut = max(seg.rfind(c) for c in ".!?\n")
+    seg = seg[cut + 1:]
+    return _OUTPUT_END.search(seg) is not None and _IF.search(seg) is not None
 _NUM = r"[+\-\u2212]?[ \t]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+\-]?\d+)?(?:[ \t]?\\?%)?"
 # "answer" + optional verb + (atomic) separators/decoration + value; a ":"/"=" or a verb is required
 # (checked in code, so "I cannot answer no matter what" is not an answer)
@@ -494,7 +511,7 @@ def extract(text: Any) -> Extraction:
             json_ranges.append((start, end))
     in_json = _Spans(json_ranges)
     for m in _LACK.finditer(text):
-        if m.start() in in_json:
+        if m.start() in in_json or _echoes_instruction(text, m.start()):
             continue
         answers.append(Answer(label=LACK_CONDITION, prob=None, prob_text=None, raw=m.group(0),
                               start=m.start(), end=m.end(), kind="lack"))
