@@ -38,7 +38,7 @@ def register(sub) -> None:
     p.add_argument("--out", default="runs/demo", help="output folder (default runs/demo)")
     p.add_argument("--quick", action="store_true", help="a ~3-minute version (tiny test set, 30 s of training)")
     p.add_argument("--model", default="default", help="model to start from (default: SmolLM2-135M-Instruct)")
-    p.add_argument("--method", default="sft", choices=["sft", "dpo", "kto", "grpo"],
+    p.add_argument("--method", default="sft", choices=["sft", "dpo", "kto", "ppo", "grpo"],
                    help="post-training method (default sft: the most gain per CPU minute at 135M, see "
                         "docs/results.md)")
     p.add_argument("--minutes", type=float, default=None, help="training budget in minutes (overrides the profile)")
@@ -141,8 +141,11 @@ def run(args) -> int:
     final = out / "train" / "final"
     train_argv = ["train", args.method, "--out", str(out / "train"), "--model", args.model,
                   "--minutes", str(prof["train_minutes"]), "--steps", "100000", "--n_train", str(prof["n_train"]),
-                  "--heldout_n", str(prof["test_n"]), "--heldout_seed", str(HELDOUT_SEED),
-                  "--derivation", args.derivation]
+                  "--heldout_n", str(prof["test_n"]), "--heldout_seed", str(HELDOUT_SEED)]
+    if args.method == "ppo":  # PPO learns from its own rollouts, as long as the evaluation's answers
+        train_argv += ["--max_new_tokens", gen_tokens]
+    else:
+        train_argv += ["--derivation", args.derivation]
     if (out / "train" / "checkpoints").exists():
         train_argv.append("--resume")
     _stage(f"post-train ({args.method}, {prof['train_minutes']:g} min)", train_argv, final / "config.json", log)

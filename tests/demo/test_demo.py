@@ -34,3 +34,15 @@ def test_demo_rejects_bad_budget(tmp_path):
     from whygym.cli import main
 
     assert main(["demo", "--quick", "--minutes", "0", "--out", str(tmp_path / "d")]) == 2
+
+
+def test_demo_with_ppo(tiny_dir, tmp_path):
+    from whygym.cli import main
+
+    out = tmp_path / "demo"
+    assert main(["demo", "--quick", "--model", str(tiny_dir), "--method", "ppo", "--minutes", "0.01",
+                 "--no-attribution", "--out", str(out)]) == 0
+    trained = json.loads((out / "train" / "train_summary.json").read_text())
+    assert trained["stopped_by_budget"] and trained["steps"] >= 1
+    assert trained["config"]["max_new_tokens"] == 48  # the --quick profile's answer length
+    assert (out / "after" / "results.json").exists() and (out / "report" / "report.html").exists()
