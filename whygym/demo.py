@@ -142,7 +142,7 @@ def run(args) -> int:
     train_argv = ["train", args.method, "--out", str(out / "train"), "--model", args.model,
                   "--minutes", str(prof["train_minutes"]), "--steps", "100000", "--n_train", str(prof["n_train"]),
                   "--heldout_n", str(prof["test_n"]), "--heldout_seed", str(HELDOUT_SEED)]
-    if args.method == "ppo":  # PPO learns from its own rollouts, as long as the evaluation's answers
+    if args.method == "ppo":  # no target text: PPO learns from its own rollouts, as long as the eval's answers
         train_argv += ["--max_new_tokens", gen_tokens]
     else:
         train_argv += ["--derivation", args.derivation]

@@ -19,5 +19,5 @@ from whygym.eval._run import SCHEMA, EvalConfig, build_backend, gold_nonzero, ru
 from whygym.eval._sources import SOURCE_HELP, load_items
 from whygym.eval._table import format_table, markdown_summary
 
-__all__ = ["EvalConfig", "run_eval", "build_backend", "summarize", "gold_nonzero", "load_items", "format_table", "markdown_summary",
-           "SCHEMA", "SOURCE_HELP"]
+__all__ = ["EvalConfig", "run_eval", "build_backend", "summarize", "gold_nonzero", "load_items", "format_table",
+           "markdown_summary", "SCHEMA", "SOURCE_HELP"]
