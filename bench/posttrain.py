@@ -29,6 +29,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from whygym.train.config import reward_ends  # noqa: E402  (torch-free)
+
 TASKS = ["ATE", "CDE", "ETT", "NDE", "NIE", "PN", "PS"]
 METHODS = ["sft", "dpo", "kto", "ppo", "grpo"]
 HELDOUT_SEED = 1000
@@ -120,12 +122,11 @@ def train(method: str, a, log: Path) -> dict:
     summary = {}
     if (out / "train_summary.json").exists():
         summary = json.loads((out / "train_summary.json").read_text())
-    if (out / "train_log.jsonl").exists():  # one definition for PPO and GRPO: means over 5 steps at each end
+    if (out / "train_log.jsonl").exists():  # recomputed, so that summaries of older runs read the same way
         rewards = [r["reward"] for r in map(json.loads, (out / "train_log.jsonl").read_text().splitlines())
                    if r.get("reward") is not None]
-        k = min(5, len(rewards))
-        if k:
-            summary["reward_first"], summary["reward_last"] = sum(rewards[:k]) / k, sum(rewards[-k:]) / k
+        if rewards:
+            summary["reward_first"], summary["reward_last"] = reward_ends(rewards)
     return {"rc": rc, "commands": cmds, "wall_s": wall, "steps": summary.get("steps"),
             "final": str(out / "final"), "summary": {k: summary.get(k) for k in
                                                      ("first_loss", "final_loss", "mean_step_s",

@@ -66,26 +66,9 @@ def _stage(name: str, argv: list[str], done: Path, log: list[dict[str, Any]]) ->
         raise UserError(f"stage {name} failed (exit {rc}); fix the cause and rerun `whygym demo` to resume")
 
 
-def _nonzero_gold(samples_path: Path) -> dict[str, tuple[int, int]]:
-    """Per task (and ``all``): (correct, n) over samples whose gold PROB is not 0. A model that always
-    answers 0.0000 is right on every structural-zero item; this column shows what is left."""
-    from whygym.eval import gold_nonzero
-
-    out: dict[str, list[int]] = {}
-    for line in samples_path.read_text(encoding="utf-8").splitlines():
-        r = json.loads(line)
-        if not gold_nonzero(r):
-            continue
-        for key in (r["task"], "all"):
-            c = out.setdefault(key, [0, 0])
-            c[0] += r["outcome"] == "correct"
-            c[1] += 1
-    return {k: (v[0], v[1]) for k, v in out.items()}
-
-
-def headline(before: dict, after: dict, bench: str, nz_before: dict | None = None, nz_after: dict | None = None) -> str:
-    """Per-task table: PROB accuracy (all items, and items whose gold is not 0) and yes/no label
-    accuracy, before and after, with 95% Wilson intervals."""
+def headline(before: dict, after: dict, bench: str) -> str:
+    """Per-task table: PROB accuracy (all items, and items whose gold is not 0: a model that always answers
+    0.0000 is right on the others) and yes/no label accuracy, before and after, with 95% Wilson intervals."""
     from whygym.scoring.metrics import wilson_interval
 
     def pct(k: int, n: int) -> str:
@@ -100,8 +83,9 @@ def headline(before: dict, after: dict, bench: str, nz_before: dict | None = Non
     def lab(b: dict | None) -> str:
         return pct(b["label_correct"], b["label_n"]) if b and b.get("label_n") else "-"
 
-    def nz(d: dict | None, t: str) -> str:
-        return pct(*d[t]) if d and t in d else "-"
+    def nz(b: dict | None) -> str:
+        z = (b or {}).get("gold_nonzero") or {}
+        return pct(z["correct"], z["n"]) if z.get("n") else "-"
 
     bb, ab = before["results"]["benchmarks"][bench], after["results"]["benchmarks"][bench]
     rows = [("task", "PROB exact, before", "PROB exact, after", "gold!=0, before", "gold!=0, after",
@@ -109,7 +93,7 @@ def headline(before: dict, after: dict, bench: str, nz_before: dict | None = Non
     blocks = [(t, bb["tasks"][t], ab["tasks"].get(t)) for t in sorted(bb["tasks"])]
     blocks.append(("all", bb["overall"], ab["overall"]))
     for t, x, y in blocks:
-        rows.append((t, acc(x), acc(y), nz(nz_before, t), nz(nz_after, t), lab(x), lab(y),
+        rows.append((t, acc(x), acc(y), nz(x), nz(y), lab(x), lab(y),
                      f"{100 * x['parse_fail_rate']:.0f}%/{100 * (y or {}).get('parse_fail_rate', 0):.0f}%"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = [" | ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
@@ -168,8 +152,7 @@ def run(args) -> int:
         raise UserError("the report stage failed; rerun `whygym demo` to retry")
     before = json.loads((out / "before" / "results.json").read_text())
     after = json.loads((out / "after" / "results.json").read_text())
-    table = headline(before, after, bench, _nonzero_gold(out / "before" / "samples.jsonl"),
-                     _nonzero_gold(out / "after" / "samples.jsonl"))
+    table = headline(before, after, bench)
     total = time.perf_counter() - t0
     summary = {"profile": "quick" if args.quick else "full", "settings": prof, "benchmark": bench,
                "method": args.method, "derivation": args.derivation, "stages": log, "seconds": round(total, 1),

@@ -197,13 +197,12 @@ def _run_ppo(args: argparse.Namespace) -> int:
         raise UserError("PPO is not available in this checkout: whygym/train/ppo.py (train_ppo, PPOConfig) is "
                         "missing. Use grpo meanwhile: whygym train grpo --config configs/grpo.yaml --out DIR")
     from whygym.train.config import GRPOArgs, load_config
+    from whygym.train.ppo_config import DATA_FIELDS
     from whygym.train.trainers import _to_dataset, build_dataset
 
     cfg = load_config(mod.PPOConfig, args.config, _overrides(args), method="ppo")
     # the PPO config carries the data settings; anything else comes from the GRPO defaults
-    data_cfg = GRPOArgs(**{f.name: getattr(cfg, f.name) for f in dataclasses.fields(GRPOArgs)
-                           if hasattr(cfg, f.name) and f.name in ("tasks", "n_train", "train_seed", "heldout_n",
-                                                                  "heldout_seed", "nodes", "seed")})
+    data_cfg = GRPOArgs(**{k: getattr(cfg, k) for k in (*DATA_FIELDS, "seed")})
     rows, report = build_dataset(data_cfg, "ppo")
     # the reward: train_ppo's default, whygym.scoring.combined_reward(cfg.reward_weights)
     kwargs = {"dataset": _to_dataset(rows, "ppo")}

@@ -31,6 +31,13 @@ __all__ = ["TrainArgs", "SFTArgs", "DPOArgs", "KTOArgs", "GRPOArgs", "METHOD_CON
 ALL_TASKS = ["ATE", "CDE", "ETT", "NDE", "NIE", "PN", "PS"]
 
 
+def reward_ends(rewards: list[float], k: int = 5) -> tuple[float | None, float | None]:
+    """(first, last): the means over the first and the last (up to) ``k`` logged rewards, as every trainer's
+    summary reports them (one step's reward, over a few prompts, is noisy); ``(None, None)`` when empty."""
+    k = min(k, len(rewards))
+    return (sum(rewards[:k]) / k, sum(rewards[-k:]) / k) if k else (None, None)
+
+
 def _f(default, help: str, **kw):
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda d=default: type(d)(d), metadata={"help": help}, **kw)

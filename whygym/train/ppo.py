@@ -118,6 +118,7 @@ LOG_KEYS = ("step", "reward", "reward_std", "reward_none", "kl", "kl_coef", "non
 # configuration
 
 from whygym.train.ppo_config import PPOConfig  # noqa: E402  (settings live in a torch-free module)
+from whygym.train.config import reward_ends  # noqa: E402
 
 
 # ----------------------------------------------------------------------------------------------
@@ -842,7 +843,7 @@ def train_ppo(cfg: PPOConfig, out_dir: str | os.PathLike, *, model=None, tokeniz
     all_rows = []
     if log_path.exists():
         all_rows = [json.loads(x) for x in log_path.read_text().splitlines() if x.strip()]
-    k = min(5, len(all_rows))
+    reward_first, reward_last = reward_ends([r["reward"] for r in all_rows])
     summary = {
         "steps": start_step + len(rows_logged),
         "steps_target": cfg.steps,
@@ -852,8 +853,8 @@ def train_ppo(cfg: PPOConfig, out_dir: str | os.PathLike, *, model=None, tokeniz
         "resumed_from": str(ckpt) if ckpt else None,
         "last_checkpoint": str(last_ckpt) if last_ckpt else None,
         "final_dir": str(final_dir),
-        "reward_first": float(np.mean([r["reward"] for r in all_rows[:k]])) if k else None,
-        "reward_last": float(np.mean([r["reward"] for r in all_rows[-k:]])) if k else None,
+        "reward_first": reward_first,
+        "reward_last": reward_last,
         "last": all_rows[-1] if all_rows else None,
         "kl_coef": kl_ctl.value,
         "trainable_params": int(sum(p.numel() for p in params)),

@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, Callable, Mapping
 
-__all__ = ["PPOConfig"]
+from whygym.train.config import TrainArgs
+
+__all__ = ["PPOConfig", "DATA_FIELDS"]
+
+#: The data settings PPOConfig shares with :class:`whygym.train.config.TrainArgs` (defaults and help from there).
+DATA_FIELDS = ("tasks", "n_train", "train_seed", "heldout_n", "heldout_seed", "nodes")
 
 
 def _h(text: str, default: Any = None, factory: Callable[[], Any] | None = None):
     if factory is not None:
         return field(default_factory=factory, metadata={"help": text})
     return field(default=default, metadata={"help": text})
+
+
+def _data(name: str):
+    """The field ``name`` of TrainArgs, with its default and help text."""
+    f = TrainArgs.__dataclass_fields__[name]
+    if f.default_factory is not MISSING:
+        return field(default_factory=f.default_factory, metadata=f.metadata)
+    return field(default=f.default, metadata=f.metadata)
 
 
 @dataclass
@@ -25,14 +38,13 @@ class PPOConfig:
     minutes: float = _h("Wall-clock budget in minutes, counted from the start of train_ppo (model loading "
                         "included); 0 = none. Training stops after the step that passes it, and that step is "
                         "saved as a checkpoint.", 0.0)
-    tasks: list[str] = _h("Tasks to generate training prompts for (whygym train ppo).",
-                          factory=lambda: ["ATE", "CDE", "ETT", "NDE", "NIE", "PN", "PS"])
-    n_train: int = _h("Generated training items per task, before dropping held-out twins (whygym train ppo).", 100)
-    train_seed: int = _h("Generator seed of the training items (whygym train ppo).", 1)
-    heldout_n: int = _h("Held-out test items per task: training items sharing their graph and question are "
-                        "dropped (evaluate with --benchmark gen:all:HELDOUT_N:HELDOUT_SEED).", 10)
-    heldout_seed: int = _h("Generator seed of the held-out test items.", 1000)
-    nodes: list[int] = _h("Graph sizes of the generated items, [min, max].", factory=lambda: [3, 6])
+    # the generated training prompts (whygym train ppo): the same settings as the other trainers'
+    tasks: list[str] = _data("tasks")
+    n_train: int = _data("n_train")
+    train_seed: int = _data("train_seed")
+    heldout_n: int = _data("heldout_n")
+    heldout_seed: int = _data("heldout_seed")
+    nodes: list[int] = _data("nodes")
     batch_size: int = _h("Prompts per rollout (one completion each).", 8)
     mini_batch_size: int = _h("Sequences per optimizer step in the update; batch_size should divide by it.", 4)
     ppo_epochs: int = _h("Passes over the rollout batch per PPO iteration.", 4)

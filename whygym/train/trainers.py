@@ -24,7 +24,7 @@ from typing import Any
 
 from whygym.cli import UserError
 from whygym.items import atomic_write_text
-from whygym.train.config import DPOArgs, GRPOArgs, KTOArgs, TrainArgs, config_to_dict
+from whygym.train.config import DPOArgs, GRPOArgs, KTOArgs, TrainArgs, config_to_dict, reward_ends
 
 __all__ = ["train", "build_dataset", "load_model", "save_final", "TRAIN_COLUMNS"]
 
@@ -323,12 +323,8 @@ def train(method: str, cfg: TrainArgs, out_dir: str | os.PathLike, *, model=None
     if reward is not None:
         h = reward.history
         summary["zero_signal_frac_mean"] = round(sum(h) / len(h), 4) if h else None
-        # as in whygym.train.ppo: means over the first and the last (up to) 5 logged steps, since one step's
-        # reward (a few prompts) is noisy
-        rewards = [x["reward"] for x in trainer.state.log_history if "reward" in x]
-        k = min(5, len(rewards))
-        summary["reward_first"] = sum(rewards[:k]) / k if k else None
-        summary["reward_last"] = sum(rewards[-k:]) / k if k else None
+        summary["reward_first"], summary["reward_last"] = reward_ends(
+            [x["reward"] for x in trainer.state.log_history if "reward" in x])
     if main_process:
         atomic_write_text(out / "train_summary.json", json.dumps(summary, indent=2, default=str) + "\n")
     return summary
