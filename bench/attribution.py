@@ -7,7 +7,8 @@ Run (all parts, ~30 min on 2 shared CPU cores; cached, so a rerun of the prompt 
 
 On a machine shared with other jobs use one thread: with the load average at ~15 on 2 cores, a 2-thread
 torch run spent 9x the CPU time and 5x the wall time of a 1-thread run on the same 4 log-likelihoods
-(OpenMP threads spin at barriers while their partner is descheduled). All runs are bf16 autocast.
+(OpenMP threads spin at barriers while their partner is descheduled). All runs ask for bf16 autocast (the measured figures come from an Intel CPU with AMX; on a CPU without native bf16
+they fall back to fp32 with a warning and take several times longer).
 
 Parts (each is one ``whygym attribute`` call; this script only strings them together and times them):
 

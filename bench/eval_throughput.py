@@ -60,15 +60,21 @@ def main() -> int:
     ap.add_argument("--per-task", type=int, default=8, help="items per task (7 tasks)")
     ap.add_argument("--max-new-tokens", type=int, default=128)
     ap.add_argument("--batch-size", type=int, default=16)
-    ap.add_argument("--bf16", action="store_true", help="bf16 autocast for both contenders")
+    ap.add_argument("--bf16", action="store_true", help="bf16 autocast for both contenders (fp32 with a warning on CPUs without native bf16)")
     ap.add_argument("--dtype", default="float32", choices=["float32", "bfloat16"],
-                    help="weight dtype of the model both contenders share (bfloat16: faster on AMX CPUs)")
+                    help="weight dtype of the model both contenders share (bfloat16: faster on CPUs with native bf16, e.g. AMX; fp32 with a warning elsewhere)")
     args = ap.parse_args()
 
     import torch
 
     from whygym.eval import load_items
     from whygym.models import TransformersBackend
+    from whygym.models.precision import use_bf16
+
+    # on a CPU without native bf16 (AVX2 only) both bf16 settings fall back to fp32, with a warning
+    args.bf16 = use_bf16(args.bf16, "eval_throughput --bf16")
+    if args.dtype == "bfloat16" and not use_bf16(True, "eval_throughput --dtype bfloat16"):
+        args.dtype = "float32"
 
     items = load_items("calm-lite:probability-en", per_task=args.per_task)
     prompts = [it.prompt for it in items]

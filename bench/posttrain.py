@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-new-tokens", type=int, default=256, help="evaluation generation cap")
     p.add_argument("--gen-tokens", type=int, default=128, help="PPO/GRPO rollout length cap")
     p.add_argument("--batch-size", type=int, default=8, help="evaluation batch size")
-    p.add_argument("--bf16-eval", action="store_true", help="evaluate under bf16 autocast (faster; say so)")
+    p.add_argument("--bf16-eval", action="store_true", help="evaluate under bf16 autocast (faster on CPUs with native bf16; fp32 with a warning elsewhere; say so)")
     p.add_argument("--out", default="runs/posttrain")
     p.add_argument("--report-only", action="store_true",
                    help="run nothing: rebuild the tables from the outputs an earlier run with the same arguments left")

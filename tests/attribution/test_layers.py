@@ -85,9 +85,12 @@ def test_lora_target_names_exist(tiny):
             assert isinstance(names[t], torch.nn.Linear)
 
 
-def test_bf16_autocast_option(tiny):
+def test_bf16_autocast_option(tiny, monkeypatch):
     from whygym.attribution import layers
 
+    # the bf16 code path on any CPU (emulated bf16 is slow, but the model is tiny); the decision to fall
+    # back where bf16 is not native is tested in tests/models/test_precision.py
+    monkeypatch.setenv("WHYGYM_BF16", "force")
     model, tok = tiny
     res = layer_attribution(model, tok, ITEMS[:1], counterfactuals=CFS[:1], n_boot=10, bf16=True)
     assert res["precision"] == "bf16-autocast" and layers._AUTOCAST["on"] is False

@@ -134,8 +134,9 @@ def test_system_message_changes_the_prompt(tiny):
     assert b.n_prompt_tokens == a.n_prompt_tokens + 4  # <|im_start|> system answer <|im_end|>; newlines are no tokens here
 
 
-def test_bf16_autocast_runs_and_is_part_of_the_config(tiny, prompts):
+def test_bf16_autocast_runs_and_is_part_of_the_config(tiny, prompts, monkeypatch):
     model, tok = tiny
+    monkeypatch.setenv("WHYGYM_BF16", "force")  # the bf16 path on any CPU; the fallback: test_precision.py
     fp32, bf16 = TransformersBackend(model, tok), TransformersBackend(model, tok, bf16=True)
     assert fp32.config["precision"] == "float32" and bf16.config["precision"] == "float32+bf16-autocast"
     assert fp32.config["weights"] == bf16.config["weights"]
@@ -145,8 +146,9 @@ def test_bf16_autocast_runs_and_is_part_of_the_config(tiny, prompts):
     assert a == pytest.approx(b, abs=0.5)
 
 
-def test_bf16_weights_from_a_checkpoint(tiny, tmp_path, prompts):
+def test_bf16_weights_from_a_checkpoint(tiny, tmp_path, prompts, monkeypatch):
     model, tok = tiny
+    monkeypatch.setenv("WHYGYM_BF16", "force")
     model.save_pretrained(tmp_path / "ck")
     tok.save_pretrained(tmp_path / "ck")
     be = TransformersBackend(str(tmp_path / "ck"), dtype="bfloat16")

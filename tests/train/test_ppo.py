@@ -157,57 +157,131 @@ def _starts_with_yes(completions, **_):
     return [1.0 if c.split()[:1] == ["yes"] else 0.0 for c in completions]
 
 
-def test_toy_task_reward_rises_and_value_loss_falls(tmp_path):
+_TOY_PROMPTS = ["a b", "c d", "e f", "b a", "d c", "f e", "a c", "b d"]
+
+
+def _toy_run(out, *, steps, lr, kl_coef=0.0, vf_coef=0.5, seed=0, reward_fn=_starts_with_yes):
+    """PPO on the toy task; returns the trained model, its tokenizer and the per-step log."""
     model, tok = _toy_model_and_tokenizer()
-    rows = [{"prompt": p} for p in ["a b", "c d", "e f", "b a", "d c", "f e", "a c", "b d"]]
-    cfg = PPOConfig(model="unused", lr=5e-3, steps=30, batch_size=32, mini_batch_size=8, ppo_epochs=4,
-                    max_new_tokens=3, kl_coef=0.0, vf_coef=0.5, save_every=0, log_every=0, seed=0)
-    summary = train_ppo(cfg, tmp_path, model=model, tokenizer=tok, dataset=rows, reward_fn=_starts_with_yes)
-    log = [json.loads(x) for x in (tmp_path / "train_log.jsonl").read_text().splitlines()]
-    assert len(log) == 30 and [r["step"] for r in log] == list(range(1, 31))
+    cfg = PPOConfig(model="unused", lr=lr, steps=steps, batch_size=32, mini_batch_size=8, ppo_epochs=4,
+                    max_new_tokens=3, kl_coef=kl_coef, vf_coef=vf_coef, save_every=0, log_every=0, seed=seed)
+    summary = train_ppo(cfg, out, model=model, tokenizer=tok, dataset=[{"prompt": p} for p in _TOY_PROMPTS],
+                        reward_fn=reward_fn)
+    log = [json.loads(x) for x in (out / "train_log.jsonl").read_text().splitlines()]
+    return model, tok, log, summary
+
+
+def _p_yes(model, tok) -> np.ndarray:
+    """pi(first token = "yes" | prompt) for every toy prompt."""
+    yes = tok.convert_tokens_to_ids("yes")
+    with torch.no_grad():
+        return np.array([torch.softmax(model(tok(x, return_tensors="pt")["input_ids"]).logits[0, -1], -1)[yes].item()
+                         for x in _TOY_PROMPTS])
+
+
+# The toy PPO tests assert on what PPO converges to, with margins measured under two float-kernel sets
+# (ATEN_CPU_CAPABILITY=default and =avx2, seeds 0-4, on an AMD EPYC): from the start (first-5 reward
+# 0.15-0.23) the last-10 reward reaches 0.91-0.97 and the mean pi(yes) over the prompts 0.88-0.97 at
+# lr 1e-3, 40 steps. A 30-step, lr 5e-3 run oscillated (last-5 reward 0.72 on one kernel set, 0.98 on the
+# other), which is why the old short-window threshold failed on some CPUs.
+def _learns_yes(log, p_yes) -> tuple[bool, str]:
     reward = [r["reward"] for r in log]
-    vloss = [r["value_loss"] for r in log]
-    first, last = np.mean(reward[:5]), np.mean(reward[-5:])
-    print("toy reward first5", round(first, 3), "last5", round(last, 3),
-          "value loss first5", round(np.mean(vloss[:5]), 4), "last5", round(np.mean(vloss[-5:]), 4))
-    assert first < 0.35 and last > 0.85 and last - first > 0.5
-    # the value target moves (its variance peaks mid-run while the policy changes), yet the critic ends
-    # well below where it started
-    assert np.mean(vloss[-5:]) < 0.5 * np.mean(vloss[:5])
-    assert np.mean(vloss[-10:]) < 0.5 * np.mean(vloss[:10])
-    assert summary["reward_last"] == pytest.approx(last)
+    first, last = float(np.mean(reward[:5])), float(np.mean(reward[-10:]))
+    detail = f"reward first5 {first:.3f} last10 {last:.3f}, mean pi(yes) {p_yes.mean():.3f}"
+    return (first < 0.35 and last > 0.8 and last - first > 0.5 and p_yes.mean() > 0.75), detail
+
+
+def test_toy_task_policy_learns_the_rewarded_first_word(tmp_path):
+    model, tok, log, summary = _toy_run(tmp_path, steps=40, lr=1e-3)
+    assert len(log) == 40 and [r["step"] for r in log] == list(range(1, 41))
+    ok, detail = _learns_yes(log, _p_yes(model, tok))
+    print("toy:", detail)
+    assert ok, detail
+    assert summary["reward_last"] == pytest.approx(float(np.mean([r["reward"] for r in log[-5:]])))
     for r in log:
         assert set(r) >= {"reward", "kl", "policy_loss", "value_loss", "clip_frac", "approx_kl",
                           "explained_variance", "entropy", "seconds"}
-    # the policy now says "yes" first with high probability
-    ids = tok("a b", return_tensors="pt")["input_ids"]
-    with torch.no_grad():
-        p_yes = torch.softmax(model(ids).logits[0, -1], -1)[tok.convert_tokens_to_ids("yes")].item()
-    assert p_yes > 0.8
 
 
-def test_kl_penalty_reaches_the_regularised_optimum(tmp_path):
+@pytest.mark.parametrize("broken", ["advantage_sign_flipped", "policy_update_removed"])
+def test_toy_task_check_fails_on_a_broken_ppo(tmp_path, monkeypatch, broken):
+    """The learning check above is able to fail: the same run with the policy gradient reversed or
+    removed does not pass it."""
+    import whygym.train.ppo as ppo
+
+    real = ppo.ppo_policy_loss
+
+    def flipped(logp, old_logp, advantages, mask, clip):
+        return real(logp, old_logp, -advantages, mask, clip)
+
+    def removed(logp, old_logp, advantages, mask, clip):
+        loss, stats = real(logp, old_logp, advantages, mask, clip)
+        return loss * 0.0, stats
+
+    monkeypatch.setattr(ppo, "ppo_policy_loss", flipped if broken == "advantage_sign_flipped" else removed)
+    model, tok, log, _ = _toy_run(tmp_path, steps=40, lr=1e-3)
+    ok, detail = _learns_yes(log, _p_yes(model, tok))
+    print(broken, detail)
+    assert not ok, detail
+
+
+def _reward_by_prompt(completions, prompts=None, **_):
+    """A reward the policy cannot change: 1 for prompts that start with a or b."""
+    return [1.0 if str(p).startswith(("a", "b")) else 0.0 for p in prompts]
+
+
+@pytest.mark.parametrize("vf_coef", [0.5, 0.0])
+def test_critic_learns_a_reward_that_depends_on_the_prompt_only(tmp_path, vf_coef):
+    """With the reward a function of the prompt, the return is known from the first token: a working
+    critic explains most of its variance (measured 0.75-0.90 over the last 5 steps, both kernel sets,
+    seeds 0-2) and its loss falls to under half; with ``vf_coef = 0`` (no critic update) it does not."""
+    _, _, log, _ = _toy_run(tmp_path, steps=20, lr=5e-3, vf_coef=vf_coef, reward_fn=_reward_by_prompt)
+    vloss = [r["value_loss"] for r in log]
+    ev = float(np.mean([r["explained_variance"] for r in log[-5:]]))
+    falls = np.mean(vloss[-5:]) < 0.6 * np.mean(vloss[:5])
+    print("vf_coef", vf_coef, "explained variance last5", round(ev, 3), "value loss first5",
+          round(float(np.mean(vloss[:5])), 4), "last5", round(float(np.mean(vloss[-5:])), 4))
+    if vf_coef:
+        assert ev > 0.5 and falls
+    else:
+        assert ev < 0.3 and not falls
+
+
+def test_kl_penalty_holds_the_policy_near_the_regularised_optimum(tmp_path):
     """With reward R = [first token is "yes"] and per-token KL penalty beta, the optimum of
     E[R] - beta KL(pi || pi_ref) keeps later tokens at the reference and sets
     pi*(yes) = p e^(1/beta) / (p e^(1/beta) + 1 - p), p = pi_ref(yes | prompt): the mean reward must
-    settle there (~0.45 for beta = 0.5 here), far below the unpenalised 1.0."""
+    settle there (~0.45 for beta = 0.5 here), far below what the unpenalised run reaches (> 0.8).
+    Measured over the last 20 of 40 steps (both kernel sets, seeds 0-3): 0.35-0.48; the band below is
+    [optimum - 0.15, optimum + 0.1]."""
     model, tok = _toy_model_and_tokenizer()
-    prompts = ["a b", "c d", "e f", "b a", "d c", "f e", "a c", "b d"]
-    yes = tok.convert_tokens_to_ids("yes")
-    with torch.no_grad():
-        p = np.array([torch.softmax(model(tok(x, return_tensors="pt")["input_ids"]).logits[0, -1], -1)[yes].item()
-                      for x in prompts])
+    p = _p_yes(model, tok)
     beta = 0.5
     star = float(np.mean(p * math.exp(1 / beta) / (p * math.exp(1 / beta) + 1 - p)))
-    cfg = PPOConfig(model="unused", lr=5e-3, steps=20, batch_size=32, mini_batch_size=8, ppo_epochs=4,
-                    max_new_tokens=3, kl_coef=beta, vf_coef=0.5, save_every=0, log_every=0, seed=0)
-    train_ppo(cfg, tmp_path, model=model, tokenizer=tok, dataset=[{"prompt": x} for x in prompts],
-              reward_fn=_starts_with_yes)
-    log = [json.loads(x) for x in (tmp_path / "train_log.jsonl").read_text().splitlines()]
-    last = float(np.mean([r["reward"] for r in log[-5:]]))
-    print("beta", beta, "p_ref", round(float(p.mean()), 3), "optimum", round(star, 3), "reward last5", round(last, 3))
-    assert 0.3 < star < 0.6 and abs(last - star) < 0.1
+    _, _, log, _ = _toy_run(tmp_path, steps=40, lr=2e-3, kl_coef=beta)
+    settled = float(np.mean([r["reward"] for r in log[-20:]]))
+    print("beta", beta, "p_ref", round(float(p.mean()), 3), "optimum", round(star, 3), "reward last20",
+          round(settled, 3))
+    assert 0.3 < star < 0.6 and star - 0.15 < settled < star + 0.1
     assert all(r["kl_coef"] == beta for r in log)
+
+
+def test_toy_tests_pass_under_other_cpu_kernels():
+    """Seeded float trajectories differ between CPUs (AVX-512, AVX2, none): rerun the toy tests with
+    torch's kernels pinned to the other capability levels this CPU offers, so a threshold that holds
+    under one kernel set only fails here and not first on another machine."""
+    import os
+    import subprocess
+    import sys
+
+    current = torch.backends.cpu.get_cpu_capability().lower()
+    levels = ["default"] + (["avx2"] if torch.cpu._is_avx2_supported() and current != "avx2" else [])
+    for level in levels:
+        env = dict(os.environ, ATEN_CPU_CAPABILITY=level)
+        res = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", __file__, "-k",
+                              "toy_task_policy_learns or critic_learns or kl_penalty_holds"],
+                             env=env, capture_output=True, text=True, timeout=600)
+        assert res.returncode == 0, f"under ATEN_CPU_CAPABILITY={level}:\n{res.stdout[-3000:]}"
 
 
 # ----------------------------------------------------------------------------------------------

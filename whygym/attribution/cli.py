@@ -301,7 +301,7 @@ def register(sub) -> None:
     p.add_argument("--cache", default=None, help="response cache file (default OUT/cache.sqlite)")
     p.add_argument("--max-new-tokens", type=int, default=64, help="generation cap (greedy decoding)")
     p.add_argument("--batch-size", type=int, default=8, help="prompts per model call and cache commit")
-    p.add_argument("--bf16", action="store_true", help="bf16 autocast for the generation backend")
+    p.add_argument("--bf16", action="store_true", help="bf16 autocast for the model (faster where the CPU has native bf16 (AMX); fp32 with a warning elsewhere)")
     p.add_argument("--no-loglik", action="store_true", help="skip the gold-answer log-probability metric")
     p.add_argument("--no-harness", action="store_true",
                    help="evaluate with CachedBackend + scoring directly instead of whygym.eval.run_eval")

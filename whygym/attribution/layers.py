@@ -93,7 +93,7 @@ _AUTOCAST = {"on": False}
 
 
 def _amp():
-    """bf16 autocast when :func:`layer_attribution` was asked for it (faster on AMX CPUs, ~0.1 nat noise)."""
+    """bf16 autocast when :func:`layer_attribution` was asked for it (faster on CPUs with native bf16, ~0.1 nat noise)."""
     import torch
 
     if _AUTOCAST["on"]:
@@ -216,7 +216,8 @@ def layer_attribution(model, tokenizer, items: Sequence[Any], *, counterfactuals
     reference_prompts : prompts whose mean activations define mean ablation (default: the items' prompts
         and the counterfactual prompts).
     methods : any of ``mean_ablation``, ``patching``.
-    bf16 : run every forward pass under bf16 autocast (several times faster on AMX CPUs; log-probabilities
+    bf16 : run every forward pass under bf16 autocast (several times faster on CPUs with native bf16, fp32 with a
+        warning on others; log-probabilities
         move by up to ~0.15 nats, so compare effects only within one precision).
 
     Returns
@@ -237,7 +238,10 @@ def layer_attribution(model, tokenizer, items: Sequence[Any], *, counterfactuals
         raise ValueError("patching needs one counterfactual item per item")
     was_training = model.training
     model.eval()
-    _AUTOCAST["on"] = bool(bf16)
+    from whygym.models.precision import use_bf16
+
+    bf16 = use_bf16(bf16, "layer attribution, bf16 autocast")
+    _AUTOCAST["on"] = bf16
     try:
         enc = [_ids(tokenizer, it.prompt, it.answer, system) for it in items]
         clean = [gold_logprob(model, tokenizer, it.prompt, it.answer, system) for it in items]

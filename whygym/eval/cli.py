@@ -39,7 +39,7 @@ def register(sub) -> None:
     p.add_argument("--top-p", type=float, default=1.0, help="nucleus mass when sampling (default 1)")
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     p.add_argument("--system", default=None, help="system message (default: the chat template's)")
-    p.add_argument("--bf16", action="store_true", help="bf16 autocast (transformers only; faster, other numbers)")
+    p.add_argument("--bf16", action="store_true", help="bf16 autocast (transformers only; faster where the CPU has native bf16 (AMX), other numbers; fp32 with a warning elsewhere)")
     p.add_argument("--cache", default=None, metavar="PATH", help="response cache file (default DIR/cache.sqlite)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_run)

@@ -15,7 +15,7 @@ prompts in the run. (The draw happens in a logits processor that leaves only the
 ``generate`` then runs in greedy mode.)
 
 Precision: fp32 by default; the precision is part of :attr:`TransformersBackend.config` and hence of the
-cache key. Two levers, measured on the default model (1 thread, batch 7 of ~280-token CaLM prompts, CPU time):
+cache key. Two levers, measured on the default model (Intel CPU with AMX; 1 thread, batch 7 of ~280-token CaLM prompts, CPU time):
 
 ==========================  ===============  ====================
 setting                     prefill (batch)  one decoding step
@@ -28,7 +28,8 @@ fp32                        6.95 s           189 ms
 Autocast re-casts the fp32 weights at every call, which pays off in compute-bound passes (scoring, prefill)
 and costs in memory-bound decoding; bf16 *weights* halve the memory traffic and win in both. Both move
 log-probabilities (NOTES: up to ~0.15 nats with autocast) and can change greedy texts: report which produced
-a figure.
+a figure. On a CPU without native bf16 (AMD EPYC, AVX2) both are emulated and ~1000x slower, so the backend
+runs fp32 there and warns (``WHYGYM_BF16=force`` overrides; :mod:`whygym.models.precision`).
 """
 
 from __future__ import annotations
@@ -102,10 +103,13 @@ class TransformersBackend:
     batch_size : int
         Rows per forward pass (a row is one sample of one prompt).
     bf16 : bool
-        Run under bf16 autocast (faster scoring on AMX CPUs, slower decoding, less precise; in ``config``).
+        Run under bf16 autocast (faster scoring on CPUs with native bf16, slower decoding, less precise; in
+        ``config``). Where the CPU has no native bf16 this falls back to fp32 with a warning
+        (:func:`whygym.models.precision.use_bf16`).
     dtype : {"float32", "bfloat16"}
         Weight dtype when loading from a path (a model object keeps its own). ``"bfloat16"`` is the
-        faster choice for generation (see the module docstring); recorded in ``config``.
+        faster choice for generation on a CPU with native bf16 (see the module docstring; fp32 with a
+        warning elsewhere); recorded in ``config``.
     model_id : str, optional
         Overrides the model part of ``config`` (e.g. a run name for an in-memory fine-tuned model).
 
@@ -123,8 +127,14 @@ class TransformersBackend:
                  bf16: bool = False, dtype: str = "float32", model_id: str | None = None):
         import torch
 
+        from whygym.models.precision import use_bf16
+
         if dtype not in ("float32", "bfloat16"):
             raise ValueError(f"dtype must be 'float32' or 'bfloat16', got {dtype!r}")
+        # on a CPU without native bf16 both levers are ~1000x slower: fp32 instead, with a warning
+        bf16 = use_bf16(bf16, "transformers backend, bf16 autocast")
+        if dtype == "bfloat16" and not use_bf16(True, "transformers backend, bfloat16 weights"):
+            dtype = "float32"
         if isinstance(model, (str, os.PathLike)):
             from transformers import AutoModelForCausalLM, AutoTokenizer
 
