@@ -101,3 +101,24 @@ def test_bad_options(tmp_path, capsys):
 
         run_eval(EvalConfig(model=ANSWER, benchmarks=["gen:ATE:1:0"], out=str(tmp_path), bf16=True),
                  progress=False, echo=None)
+
+
+def test_tools_option_is_recorded_and_checked(tmp_path, capsys, tiny_dir):
+    out = tmp_path / "t"
+    rc, _, err = run(["eval", "--model", str(tiny_dir), "--benchmark", "gen:ATE:1:0", "--max-new-tokens", "4",
+                      "--tools", "calculator:max_calls=3", "--out", str(out), "--no-progress"], capsys)
+    assert rc == 0, err
+    doc = json.loads((out / "results.json").read_text())
+    assert doc["config"]["tools"] == "calculator:max_calls=3"
+    assert doc["model"]["config"]["tools"] == {"name": "calculator", "decimals": 4, "max_calls": 3}
+    # without tools the model's cache identity differs: nothing is served from the tool run's answers
+    rc, _, _ = run(["eval", "--model", str(tiny_dir), "--benchmark", "gen:ATE:1:0", "--max-new-tokens", "4",
+                    "--cache", str(out / "cache.sqlite"), "--out", str(tmp_path / "n"), "--no-progress"], capsys)
+    plain = json.loads((tmp_path / "n" / "results.json").read_text())
+    assert rc == 0 and "tools" not in plain["model"]["config"] and plain["run"]["samples_from_cache"] == 0
+    rc, _, err = run(["eval", "--model", ANSWER, "--benchmark", "gen:ATE:1:0", "--tools", "abacus",
+                      "--out", str(tmp_path / "x")], capsys)
+    assert rc == 2 and "--tools 'abacus'" in err and "calculator" in err
+    rc, _, err = run(["eval", "--model", ANSWER, "--benchmark", "gen:ATE:1:0", "--tools", "calculator",
+                      "--out", str(tmp_path / "y")], capsys)
+    assert rc == 2 and "no tool-integrated decoding" in err

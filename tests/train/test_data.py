@@ -136,3 +136,27 @@ def test_build_dataset_reports_overlap_drops():
     cfg = load_config(SFTArgs, None, {"n_train": 40, "tasks": ["CDE"], "heldout_n": 40})
     rows, rep = build_dataset(cfg)
     assert rep["generated"] == 40 and rep["rows"] == len(rows) == 40 - rep["dropped_overlap"]
+
+
+def test_calculator_style_agrees_with_the_tool_and_the_gold():
+    """Every computation of a calculator target is a call whose value is the tool's, the target's answer is
+    strict-correct, and items with a non-zero gold compute (the path check stays the first step)."""
+    from whygym.models.tools import fill_calls
+    from whygym.scoring import score
+    from whygym.tasks import generate
+    from whygym.train.data import sft_rows
+
+    items = list(generate(["ATE", "CDE", "ETT", "NDE", "NIE", "PN", "PS"], n=25, seed=3))
+    for it in items:
+        text = sft_rows([it], style="calculator")[0]["completion"][0]["content"]
+        assert fill_calls(text) == text, text
+        assert score(text, it.gold, it.task).outcome == "correct", text
+        assert text.startswith("Step 1: ")
+        if not it.meta.get("structural_zero") and it.gold.get("prob"):
+            assert "<<" in text and ">>" in text, text
+            calc = text.split("<<")[1].split("=")[0]
+            assert not any(c.isalpha() for c in calc.replace("min", "").replace("max", "")), calc  # numbers only
+        # the calm text is the same derivation: taking the calls out of the calculator text gives it back
+        # up to the recomputed values
+        calm = sft_rows([it], style="calm")[0]["completion"][0]["content"]
+        assert text.count("Step ") == calm.count("Step ")

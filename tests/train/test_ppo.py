@@ -421,3 +421,25 @@ def test_module_doctests():
 
     res = doctest.testmod(ppo, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert res.attempted > 0 and res.failed == 0
+
+
+def test_rollout_with_the_calculator_leaves_its_tokens_out_of_the_policy_loss(memorised):
+    """PPO rollouts with ``tools='calculator'``: the completion holds the calculator's value (the policy had
+    memorised a wrong one), and exactly the inserted tokens are missing from the action mask."""
+    from whygym.train.ppo import PolicyWithValue, ValueHead, _hidden_size, rollout
+
+    model, tok = memorised
+    cfg = PPOConfig(model="unused", batch_size=2, mini_batch_size=2, max_new_tokens=40, temperature=0.3,
+                    tools="calculator")
+    wrapped = PolicyWithValue(model, ValueHead(_hidden_size(model)))
+    rows = [{"prompt": [{"role": "user", "content": "ATE?"}], "gold": "{}"}] * 2
+    ro = rollout(wrapped, model, tok, rows, lambda completions, **_: [0.0] * len(completions), cfg, "cpu")
+    inserted = tok("-0.0751>>", add_special_tokens=False)["input_ids"]
+    for r, text in enumerate(ro.texts):
+        assert "<<0.8315-0.9066=-0.0751>>" in text, text
+        holes = ((ro.mask[r] == 1) & (ro.action_mask[r] == 0)).nonzero().squeeze(-1).tolist()
+        assert len(holes) == len(inserted)
+        P = ro.input_ids.shape[1] - ro.mask.shape[1]
+        assert ro.input_ids[r, P + holes[0]:P + holes[-1] + 1].tolist() == inserted
+    with pytest.raises(ValueError, match="tools"):
+        PPOConfig(tools="abacus").validate()

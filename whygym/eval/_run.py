@@ -66,6 +66,8 @@ class EvalConfig:
     system : system message; ``None`` keeps the chat template's default.
     bf16 : bf16 autocast for the transformers backend (faster, slightly different numbers).
     cache : response cache file; default ``<out>/cache.sqlite``.
+    tools : tool-integrated decoding, e.g. ``calculator`` (:func:`whygym.models.tools.parse_tools`); ``None``
+        decodes without tools. Recorded in ``config`` and in the model's cache identity.
     """
 
     model: str
@@ -83,6 +85,7 @@ class EvalConfig:
     system: str | None = None
     bf16: bool = False
     cache: str | None = None
+    tools: str | None = None
 
     def resolved_temperature(self) -> float:
         if self.temperature is not None:
@@ -108,6 +111,12 @@ class EvalConfig:
             raise UserError(f"--limit must be >= 1, got {self.limit}")
         if len(set(self.benchmarks)) != len(self.benchmarks):
             raise UserError(f"--benchmark values repeat: {self.benchmarks}; give each once")
+        from whygym.models.tools import parse_tools
+
+        try:
+            parse_tools(self.tools)
+        except ValueError as e:
+            raise UserError(f"--tools {self.tools!r}: {e}") from None
 
     def semantic(self) -> dict[str, Any]:
         """The settings that determine the numbers (no paths): recorded in results.json ``config``."""
@@ -127,14 +136,24 @@ def build_backend(cfg: EvalConfig):
     local = not spec.startswith(("mock:", "openai:", "gguf:"))
     if cfg.bf16 and not local:
         raise UserError(f"--bf16 applies to transformers checkpoints only, not to --model {spec!r}")
+    from whygym.models.tools import parse_tools
+
     kw: dict[str, Any] = {}
     if local:
         kw = {"batch_size": cfg.batch_size, "bf16": cfg.bf16}
     elif spec.startswith("openai:"):
         kw = {"concurrency": cfg.batch_size}
+    tools = parse_tools(cfg.tools)
+    if tools is not None:
+        kw["tools"] = tools
     try:
         return load_backend(spec, **kw)
     except UserError:
+        raise
+    except TypeError as e:
+        if tools is not None and "tools" in str(e):
+            raise UserError(f"--tools {cfg.tools}: the backend of --model {spec!r} has no tool-integrated "
+                            "decoding; use a transformers checkpoint (or 'default')") from None
         raise
     except (OSError, ValueError, KeyError, RuntimeError, ImportError) as e:
         where = Path(spec[3:] if spec.startswith("hf:") else spec).expanduser()

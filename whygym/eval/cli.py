@@ -40,6 +40,9 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     p.add_argument("--system", default=None, help="system message (default: the chat template's)")
     p.add_argument("--bf16", action="store_true", help="bf16 autocast (transformers only; faster where the CPU has native bf16 (AMX), other numbers; fp32 with a warning elsewhere)")
+    p.add_argument("--tools", default=None, metavar="TOOL",
+                   help="tool-integrated decoding: 'calculator' (each <<EXPR= the model writes gets its exact value "
+                        "and >>; options as calculator:decimals=4,max_calls=16) or 'none' (default)")
     p.add_argument("--cache", default=None, metavar="PATH", help="response cache file (default DIR/cache.sqlite)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=_run)
@@ -52,7 +55,7 @@ def _run(args: argparse.Namespace) -> int:
                      per_task=args.per_task,
                      samples=args.samples, match=args.match, max_new_tokens=args.max_new_tokens,
                      batch_size=args.batch_size, temperature=args.temperature, top_p=args.top_p, seed=args.seed,
-                     system=args.system, bf16=args.bf16, cache=args.cache)
+                     system=args.system, bf16=args.bf16, cache=args.cache, tools=args.tools)
     run_eval(cfg, argv=command_line(args), progress=not args.no_progress)
     return 0
 

@@ -41,6 +41,7 @@ import warnings
 from typing import Any, Sequence
 
 from whygym.models.base import Generation, chat_messages, check_generate_args, sample_seed
+from whygym.models.tools import ToolForcing
 
 
 def _tensor_fingerprint(model) -> str:
@@ -112,6 +113,10 @@ class TransformersBackend:
         warning elsewhere); recorded in ``config``.
     model_id : str, optional
         Overrides the model part of ``config`` (e.g. a run name for an in-memory fine-tuned model).
+    tools : ToolSpec, str or None
+        Tool-integrated decoding (:mod:`whygym.models.tools`), e.g. ``"calculator"``: each ``<<EXPR=`` the
+        model writes is answered with the exact value and ``>>`` inside the decoding loop, continuing from
+        the KV cache. Recorded in ``config``. Inserted tokens count as completion tokens.
 
     Examples
     --------
@@ -124,8 +129,10 @@ class TransformersBackend:
     """
 
     def __init__(self, model: Any = "default", tokenizer: Any = None, *, batch_size: int = 8,
-                 bf16: bool = False, dtype: str = "float32", model_id: str | None = None):
+                 bf16: bool = False, dtype: str = "float32", model_id: str | None = None, tools: Any = None):
         import torch
+
+        from whygym.models.tools import ToolSpec, parse_tools
 
         from whygym.models.precision import use_bf16
 
@@ -176,6 +183,12 @@ class TransformersBackend:
         weights_dtype = str(next(model.parameters()).dtype).replace("torch.", "")
         self.config = {"backend": "transformers", "model": model_id or ident, "weights": fingerprint,
                        "precision": f"{weights_dtype}+bf16-autocast" if bf16 else weights_dtype}
+        self.tools = parse_tools(tools) if isinstance(tools, str) else tools
+        if self.tools is not None:
+            if not isinstance(self.tools, ToolSpec):
+                raise TypeError(f"tools must be a ToolSpec, a --tools string or None, got {tools!r}")
+            self.config["tools"] = self.tools.to_dict()  # the tool changes outputs: part of the cache key
+            self.name += "+" + self.tools.name
 
     # -- helpers ---------------------------------------------------------------------------------------
     def chat_ids(self, prompts: list[str], system: str | None = None) -> list[list[int]]:
@@ -207,7 +220,8 @@ class TransformersBackend:
             mask[r, width - len(s):] = 1
         return ids.to(self.model.device), mask.to(self.model.device)
 
-    def _greedy_shrinking(self, input_ids, mask, max_new_tokens: int, eos: set[int]) -> list[list[int]]:
+    def _greedy_shrinking(self, input_ids, mask, max_new_tokens: int, eos: set[int],
+                          tools: "ToolForcing | None" = None) -> list[list[int]]:
         """Greedy decoding of a left-padded batch that drops each row from the batch once it has stopped.
 
         ``model.generate`` keeps stepping every row until the longest one stops, so on a CPU, where a
@@ -227,7 +241,11 @@ class TransformersBackend:
         last_pos = pos[:, -1]
         eos_t = torch.tensor(sorted(eos), device=input_ids.device)
         for step in range(max_new_tokens):
-            nxt = logits[:, -1, :].argmax(-1)
+            last = logits[:, -1, :]
+            if tools is not None:
+                rows = active.tolist()
+                last = tools.apply(last.clone(), rows, [out[r] for r in rows])
+            nxt = last.argmax(-1)
             for r, t in zip(active.tolist(), nxt.tolist()):
                 out[r].append(t)
             if step + 1 == max_new_tokens:
@@ -264,16 +282,21 @@ class TransformersBackend:
         for batch in _chunks(order, self.batch_size):
             input_ids, mask = self._left_pad([ids[rows[r][0]] for r in batch])
             new = None
+            forcing = ToolForcing(self.tokenizer, len(batch), self.tools) if self.tools is not None else None
             if greedy and self._shrink_ok:
                 try:
                     with self._ctx():
-                        new = self._greedy_shrinking(input_ids, mask, max_new_tokens, eos)
+                        new = self._greedy_shrinking(input_ids, mask, max_new_tokens, eos, forcing)
                 except Exception as e:  # a model whose cache cannot drop rows (state-space layers, ...)
                     self._shrink_ok = False
                     warnings.warn(f"{self.name}: greedy decoding falls back to model.generate ({type(e).__name__}: "
                                   f"{e})", RuntimeWarning, stacklevel=2)
             if new is None:
                 procs = LogitsProcessorList()
+                if forcing is not None:
+                    forcing = ToolForcing(self.tokenizer, len(batch), self.tools)  # fresh: the failed loop used one
+                    forcing.width = input_ids.shape[1]
+                    procs.append(forcing)  # before the sampler, which then draws the forced token
                 if not greedy:
                     procs.append(_SeededSampler([sample_seed(seed, prompts[rows[r][0]], system, rows[r][1])
                                                  for r in batch], temperature, top_p))

@@ -58,7 +58,8 @@ class TrainArgs:
     heldout_seed: int = _f(1000, "generator seed of the held-out test items")
     nodes: list = _f([3, 6], "graph sizes of the generated items, [min, max]")
     derivation: str = _f("calm", "target style: 'calm' (the engine's steps), 'spelled' (arithmetic worked "
-                                 "line by line) or 'answer' (answer JSON only)")
+                                 "line by line), 'calculator' (computations as <<EXPR=VALUE>> calls, for "
+                                 "eval --tools calculator) or 'answer' (answer JSON only)")
     lr: float = _f(5e-5, "learning rate")
     steps: int = _f(30, "optimizer steps (max_steps)")
     minutes: float = _f(0.0, "wall-clock budget in minutes: training stops after the step that passes it "

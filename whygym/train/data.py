@@ -6,7 +6,9 @@ No teacher model: every target is the exact engine's derivation of the item.
   the held-out test items dropped (:func:`whygym.tasks.dedup.find_overlap`); the report counts the drops.
 * :func:`render_target` -- the reasoning steps as text followed by the answer JSON on the last line, in the
   ``calm`` style (the engine's steps as they are), ``spelled`` (arithmetic worked line by line,
-  :mod:`whygym.train.spelled`) or ``answer`` (the JSON alone).
+  :mod:`whygym.train.spelled`), ``calculator`` (the engine's steps with every computation written as a
+  calculator call ``<<EXPR=VALUE>>``, for tool-integrated decoding, :mod:`whygym.models.tools`) or
+  ``answer`` (the JSON alone).
 * :func:`rejected_derivation` -- a derivation with ONE realistic error (``wrong_adjustment_set``: the
   re-derivation with an empty adjustment/covariate set; ``sign_flip``: the contrast taken the wrong way round;
   ``wrong_formula``: the estimand of a neighbouring task or the other Tian-Pearl bound; ``arithmetic_slip``:
@@ -27,6 +29,7 @@ from __future__ import annotations
 
 import json
 import random as _random
+import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
@@ -41,7 +44,7 @@ __all__ = ["DERIVATION_STYLES", "ERROR_TYPES", "DataReport", "train_items", "hel
            "rejected_derivation", "sft_rows", "dpo_rows", "kto_rows", "rl_rows", "chat_prompt", "engine_of",
            "read_policy_samples"]
 
-DERIVATION_STYLES = ("calm", "spelled", "answer")
+DERIVATION_STYLES = ("calm", "spelled", "calculator", "answer")
 ERROR_TYPES = ("wrong_adjustment_set", "sign_flip", "wrong_formula", "arithmetic_slip")
 #: The estimand a confused solver computes instead (wrong_formula); PN/PS swap upper and lower bound.
 _CONFUSED_WITH = {"ATE": "ETT", "ETT": "ATE", "CDE": "ATE", "NDE": "NIE", "NIE": "NDE"}
@@ -134,8 +137,35 @@ def render_target(steps: Mapping[str, str] | Sequence[str], answer: str, style: 
         names, texts = [f"Step {i + 1}" for i in range(len(steps))], [str(s) for s in steps]
     if style == "spelled":
         texts = spell_steps(texts, decimals)
+    elif style == "calculator":
+        texts = [calculator_step(t, decimals) for t in texts]
     body = "\n".join(f"{n}: {t}" for n, t in zip(names, texts))
     return f"{body}\n{answer}" if body else answer
+
+
+_CHAIN = re.compile(r"=([^=\n]*[-+*/][^=\n]*)\n(?:=[^=\n]*\n)*=(-?\d+\.\d+)(?=\n|$)")
+_INLINE = re.compile(r"=([^=<>\n]*?[-+*/][^=<>\n]*?)=(-?\d+\.\d+)(?=[^\d.]|$)")
+
+
+def calculator_step(text: str, decimals: int = 4) -> str:
+    r"""One reasoning step with its computations as calculator calls: ``...=EXPR=VALUE`` becomes
+    ``...=<<EXPR=VALUE>>``, and a chain of lines ``=EXPR`` / ``=...`` / ``=VALUE`` (the Tian-Pearl bound
+    steps) becomes one line ``=<<EXPR=VALUE>>``. VALUE is what the calculator returns for EXPR (so a target
+    never contradicts the tool); an expression the calculator cannot read is left as it was.
+
+    >>> calculator_step("ATE=0.6803*0.31-0.2102*0.31=0.1456")
+    'ATE=<<0.6803*0.31-0.2102*0.31=0.1457>>'
+    >>> print(calculator_step("Lower: max{0, [P(Y=1)-P(Y=1|do(X=0))]/P(X=1,Y=1)}\n=max{0, (0.45-0.40)/0.25}\n=max{0, 0.2}\n=0.2000"))
+    Lower: max{0, [P(Y=1)-P(Y=1|do(X=0))]/P(X=1,Y=1)}
+    =<<max{0, (0.45-0.40)/0.25}=0.2000>>
+    """
+    from whygym.models.tools import ERROR, calculate
+
+    def call(m):
+        value = calculate(m.group(1), decimals)
+        return m.group(0) if value == ERROR else f"=<<{m.group(1)}={value}>>"
+
+    return _INLINE.sub(call, _CHAIN.sub(call, text))
 
 
 def _answer_json(task: str, value: float, label: str | None, decimals: int = 4) -> str:

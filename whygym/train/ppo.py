@@ -369,6 +369,7 @@ class Rollout:
     scores: torch.Tensor          # (B,) rule-based reward (None -> 0)
     texts: list[str]
     n_none: int = 0
+    action_mask: torch.Tensor | None = None  # mask less the tool's inserted tokens (None: no tools)
 
 
 def _position_ids(attention_mask: torch.Tensor) -> torch.Tensor:
@@ -472,13 +473,26 @@ def rollout(wrapped: PolicyWithValue, ref_model, tokenizer, rows: Sequence[Mappi
     gen_cfg = GenerationConfig(do_sample=True, temperature=cfg.temperature, top_p=cfg.top_p, top_k=0,
                                max_new_tokens=cfg.max_new_tokens, pad_token_id=pad_id,
                                eos_token_id=eos or None, bos_token_id=tokenizer.bos_token_id)
-    seqs = policy.generate(input_ids=p_ids, attention_mask=p_attn, generation_config=gen_cfg)
+    from transformers import LogitsProcessorList
+
+    from whygym.models.tools import ToolForcing, parse_tools
+
+    spec = parse_tools(cfg.tools)
+    forcing = ToolForcing(tokenizer, p_ids.shape[0], spec, width=p_ids.shape[1]) if spec is not None else None
+    seqs = policy.generate(input_ids=p_ids, attention_mask=p_attn, generation_config=gen_cfg,
+                           logits_processor=LogitsProcessorList([forcing] if forcing is not None else []))
     P = p_ids.shape[1]
     completion = seqs[:, P:]
     if completion.shape[1] == 0:  # cannot happen with max_new_tokens >= 1, but keep shapes sane
         raise RuntimeError("generation returned no tokens")
     mask = _completion_mask(completion, eos)
     attn = torch.cat([p_attn, mask], dim=1)
+    action = mask.clone()  # the tokens the policy chose: the calculator's insertions are not its actions
+    if forcing is not None:
+        for r, steps in enumerate(forcing.forced_steps):
+            idx = [t for t in steps if t < action.shape[1]]
+            if idx:
+                action[r, idx] = 0
     T = completion.shape[1]
 
     logps, refs, vals = [], [], []
@@ -505,7 +519,7 @@ def rollout(wrapped: PolicyWithValue, ref_model, tokenizer, rows: Sequence[Mappi
     scores = torch.tensor([0.0 if r is None else float(r) for r in raw], dtype=torch.float32, device=device)
     return Rollout(input_ids=seqs, attention_mask=attn, mask=mask.float(), logp=torch.cat(logps).float(),
                    ref_logp=torch.cat(refs).float(), values=torch.cat(vals), scores=scores, texts=texts,
-                   n_none=n_none)
+                   n_none=n_none, action_mask=action.float() if forcing is not None else None)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -530,9 +544,12 @@ def ppo_update(wrapped, optimizer, accelerator, ro: Rollout, advantages: torch.T
         for i in range(0, B, cfg.mini_batch_size):
             idx = torch.tensor(order[i:i + cfg.mini_batch_size], device=ro.mask.device)
             m = ro.mask[idx]
+            # the policy is trained on its own tokens only (not on what a tool inserted); GAE and the critic
+            # run over the whole completion, so credit still flows across an insertion
+            am = m if ro.action_mask is None else ro.action_mask[idx]
             logp, values, entropy = _forward_logp(wrapped, ro.input_ids[idx], ro.attention_mask[idx], T,
                                                   cfg.temperature, with_entropy=True)
-            pg, pst = ppo_policy_loss(logp, ro.logp[idx], advantages[idx], m, cfg.clip_range)
+            pg, pst = ppo_policy_loss(logp, ro.logp[idx], advantages[idx], am, cfg.clip_range)
             vl, vst = value_loss(values.float(), ro.values[idx], returns[idx], m, cfg.clip_range_value)
             loss = pg + cfg.vf_coef * vl
             optimizer.zero_grad(set_to_none=True)

@@ -66,6 +66,9 @@ class PPOConfig:
                                 "0 keeps all.", 0)
     temperature: float = _h("Sampling temperature (> 0); log-probabilities use logits / temperature.", 1.0)
     top_p: float = _h("Nucleus sampling threshold (1.0 = full distribution).", 1.0)
+    tools: str = _h("Tool-integrated rollouts, e.g. 'calculator' (each <<EXPR= the policy writes gets its exact "
+                    "value and >>; the inserted tokens are left out of the policy and value losses); '' = none.",
+                    "")
     whiten_advantages: bool = _h("Whiten advantages over the batch's completion tokens.", True)
     max_grad_norm: float = _h("Clip the global gradient norm to this (<= 0 disables).", 1.0)
     seed: int = _h("Seed of torch, numpy and python RNGs (sampling, prompt order, value-head init).", 0)
@@ -109,6 +112,12 @@ class PPOConfig:
             bad.append("gamma and lam in [0, 1]")
         if self.kl_coef < 0:
             bad.append("kl_coef >= 0")
+        from whygym.models.tools import parse_tools
+
+        try:
+            parse_tools(self.tools)
+        except ValueError as e:
+            bad.append(f"tools: {e}")
         if bad:
             raise ValueError("invalid PPOConfig: need " + "; ".join(bad))
 
