@@ -108,7 +108,7 @@ def test_kto_ratio_honoured(items, ratio):
 
 def test_rl_rows_carry_gold_and_task(items):
     rows = data.rl_rows(items)
-    assert set(rows[0]) == {"id", "task", "gold", "prompt"}
+    assert set(rows[0]) == {"id", "task", "gold", "prompt", "reason", "given"}  # reason, given: the process reward
     assert all(isinstance(r["gold"], str) and json.loads(r["gold"]) for r in rows)
 
 

@@ -7,6 +7,9 @@
   :func:`paired_bootstrap_diff` (:mod:`.metrics`).
 * TRL rewards :func:`format_reward`, :func:`accuracy_reward`, :func:`closeness_reward`,
   :func:`make_closeness_reward`, :func:`combined_reward` (:mod:`.rewards`).
+* :func:`verify` -- a derivation checked step by step against the item's reference derivation: a
+  :class:`Verdict` with the first wrong step's kind; ``process_reward()`` (TRL reward = verified prefix)
+  and :func:`breakdown` (counts per category) (:mod:`.verify`).
 
 Examples
 --------
@@ -25,6 +28,8 @@ from whygym.scoring.metrics import (CI, Z95, Accuracy, GroupReport, accuracy, bo
                                     paired_bootstrap_diff, wilson_interval)
 from whygym.scoring.rewards import (DEFAULT_WEIGHTS, accuracy_reward, closeness_reward, closeness_score,
                                     combined_reward, format_reward, format_score, make_closeness_reward)
+from whygym.scoring.verify import (CATEGORIES, CHECKS, ProcessReward, StepCheck, Verdict, breakdown, process_reward,
+                                   verify)
 
 __all__ = [
     "LACK_CONDITION", "Answer", "Extraction", "completion_text", "extract", "normalize_label", "parse_number",
@@ -34,4 +39,5 @@ __all__ = [
     "wilson_interval",
     "DEFAULT_WEIGHTS", "accuracy_reward", "closeness_reward", "closeness_score", "combined_reward", "format_reward",
     "format_score", "make_closeness_reward",
+    "CATEGORIES", "CHECKS", "ProcessReward", "StepCheck", "Verdict", "breakdown", "process_reward", "verify",
 ]

@@ -69,7 +69,8 @@ from whygym.scoring.extract import Extraction, extract
 from whygym.scoring.match import labels_match, normalize_gold, prob_matches, score
 
 __all__ = ["format_score", "closeness_score", "format_reward", "accuracy_reward", "closeness_reward",
-           "make_closeness_reward", "combined_reward", "DEFAULT_WEIGHTS", "RewardFunc"]
+           "make_closeness_reward", "combined_reward", "check_weights", "DEFAULT_WEIGHTS", "REWARD_NAMES",
+           "RewardFunc"]
 
 RewardFunc = Callable[..., list]
 
@@ -295,6 +296,28 @@ closeness_reward.__doc__ = """Graded closeness reward with the defaults (scale 0
 """
 
 
+#: The rewards :func:`combined_reward` can weigh. ``process`` is the step verifier's credit for the verified
+#: steps before the first wrong one (:class:`whygym.scoring.verify.process_reward`; it reads the ``reason``
+#: and ``given`` columns of :func:`whygym.train.data.rl_rows`).
+REWARD_NAMES = ("format", "accuracy", "closeness", "process")
+
+
+def check_weights(weights: Mapping[str, float]) -> dict[str, float]:
+    """The weights as a dict, or ValueError naming what is wrong (unknown name, negative, all zero).
+
+    >>> check_weights({"accuracy": 1, "process": 0.5})
+    {'accuracy': 1, 'process': 0.5}
+    """
+    w = dict(weights)
+    unknown = set(w) - set(REWARD_NAMES)
+    if unknown:
+        raise ValueError(f"unknown reward name(s) {sorted(unknown)}; use {', '.join(map(repr, REWARD_NAMES))}")
+    if any(not isinstance(v, (int, float)) or not (v >= 0) or math.isinf(v) for v in w.values()) \
+            or sum(w.values()) <= 0:
+        raise ValueError(f"weights must be finite, non-negative and not all zero: {w}")
+    return w
+
+
 def combined_reward(weights: Mapping[str, float] | None = None, scale: float = 0.02,
                     direction_weight: float = 0.2, name: str = "combined_reward",
                     closeness_kind: str = "exp") -> RewardFunc:
@@ -302,7 +325,7 @@ def combined_reward(weights: Mapping[str, float] | None = None, scale: float = 0
 
     Parameters
     ----------
-    weights : non-negative weights by name (``"format"``, ``"accuracy"``, ``"closeness"``); default
+    weights : non-negative weights by name (``"format"``, ``"accuracy"``, ``"closeness"``, ``"process"``); default
         :data:`DEFAULT_WEIGHTS`. Missing names weigh 0.
     scale, direction_weight, closeness_kind : passed to the closeness part (:func:`make_closeness_reward`).
     name : ``__name__`` of the returned function (TRL logs rewards under it).
@@ -321,16 +344,17 @@ def combined_reward(weights: Mapping[str, float] | None = None, scale: float = 0
     >>> f.__name__
     'combined_reward'
     """
-    w = dict(DEFAULT_WEIGHTS if weights is None else weights)
-    unknown = set(w) - {"format", "accuracy", "closeness"}
-    if unknown:
-        raise ValueError(f"unknown reward name(s) {sorted(unknown)}; use 'format', 'accuracy', 'closeness'")
-    if any(not (v >= 0) or math.isinf(v) for v in w.values()) or sum(w.values()) <= 0:
-        raise ValueError(f"weights must be finite, non-negative and not all zero: {w}")
+    w = check_weights(DEFAULT_WEIGHTS if weights is None else weights)
     close = make_closeness_reward(scale, direction_weight, closeness_kind)
     parts: list[tuple[float, RewardFunc]] = []
-    for key, fn in (("format", format_reward), ("accuracy", accuracy_reward), ("closeness", close)):
+    for key in REWARD_NAMES:
         if w.get(key, 0) > 0:
+            if key == "process":
+                from whygym.scoring.verify import process_reward  # the step verifier (heavier import)
+
+                fn = process_reward()
+            else:
+                fn = {"format": format_reward, "accuracy": accuracy_reward, "closeness": close}[key]
             parts.append((float(w[key]), fn))
 
     def combined(completions: Sequence[Any], **columns: Any) -> list[float | None]:

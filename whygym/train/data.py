@@ -417,8 +417,11 @@ def kto_rows(items: Iterable[Item], style: str = "calm", desirable_ratio: float 
 
 
 def rl_rows(items: Iterable[Item], report: DataReport | None = None) -> list[dict]:
-    """Prompt rows for PPO/GRPO with ``gold`` (JSON string) and ``task`` for the verifiable reward."""
-    rows = [_base(it) for it in items]
+    """Prompt rows for PPO/GRPO with ``gold`` (JSON string) and ``task`` for the verifiable reward, and
+    ``reason`` (JSON string of the steps dict, in step order) and ``given`` (JSON string of the stated
+    numbers) for the step verifier's process reward (:class:`whygym.scoring.verify.process_reward`)."""
+    rows = [{**_base(it), "reason": json.dumps(it.reason, ensure_ascii=False),
+             "given": json.dumps(it.given, ensure_ascii=False, sort_keys=True)} for it in items]
     if report is not None:
         report.rows += len(rows)
     return rows
