@@ -13,14 +13,18 @@ def test_demo_runs_every_stage_and_resumes(tiny_dir, tmp_path, capsys):
     argv = ["demo", "--quick", "--model", str(tiny_dir), "--minutes", "0.05", "--out", str(out)]
     assert main(argv) == 0
     printed = capsys.readouterr().out
-    for stage in ("before/results.json", "train/final/config.json", "after/results.json",
+    for stage in ("before/results.json", "train/final/config.json", "after/results.json", "after-plain/results.json",
                   "attribution_before/attribution.json", "attribution_after/attribution.json", "report/report.html",
                   "demo.json"):
         assert (out / stage).exists(), stage
     assert "PROB exact, before" in printed and "report:" in printed
     summary = json.loads((out / "demo.json").read_text())
-    assert [s["stage"] for s in summary["stages"]][:3] == [
-        "evaluate the base model", "post-train (sft, 0.05 min)", "evaluate the post-trained model"]
+    assert [s["stage"] for s in summary["stages"]][:4] == [
+        "evaluate the base model", "post-train (recipe, 0.05 min)", "evaluate the post-trained model (calculator)",
+        "evaluate the post-trained model (no calculator)"]
+    assert "gold!=0, after, no calc" in printed
+    after = json.loads((out / "after" / "results.json").read_text())
+    assert after["config"]["tools"] == "calculator" and (out / "train" / "ppo" / "final").is_dir()
     assert all(s.get("rc", 0) == 0 for s in summary["stages"])
     before = json.loads((out / "before" / "results.json").read_text())
     assert before["results"]["overall"]["n"] == 7 * 2  # --quick: 2 held-out items per task

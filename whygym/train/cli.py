@@ -7,6 +7,7 @@ given with ``--config`` sets them, ``--key value`` overrides them, and ``--help`
     whygym train grpo --config configs/grpo.yaml --out runs/grpo --model runs/sft/final
     whygym train sft --config configs/sft.yaml --out runs/sft --resume
     whygym train export --format verl --out data/whygym_train.parquet --n_train 500
+    whygym train recipe --config configs/recipe.yaml --out runs/recipe      # SFT stages, then PPO
 
 Several GPUs or nodes (configs/accelerate/README.md)::
 
@@ -90,7 +91,7 @@ def register(sub) -> None:
     from whygym.train.config import METHOD_CONFIGS
     from whygym.train.export import ExportArgs
 
-    p = sub.add_parser("train", help="post-train a model: sft, dpo, kto, ppo, grpo; export data for verl/OpenRLHF",
+    p = sub.add_parser("train", help="post-train a model: sft, dpo, kto, ppo, grpo, the recipe; export data for verl/OpenRLHF",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     tsub = p.add_subparsers(dest="method", metavar="METHOD", parser_class=_StrictParser)
     for method, cls in METHOD_CONFIGS.items():
@@ -109,6 +110,20 @@ def register(sub) -> None:
     if mod is not None and hasattr(mod, "PPOConfig"):
         _add_fields(sp, mod.PPOConfig)
     sp.set_defaults(func=_run_ppo)
+
+    from whygym.train.recipe import RecipeArgs
+
+    sp = tsub.add_parser("recipe", help="SFT on calculator derivations (small graphs first), then PPO with the "
+                                       "calculator and a process reward, in one wall-clock budget",
+                         description=(importlib.import_module("whygym.train.recipe").__doc__ or ""),
+                         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=_EPILOG)
+    sp.add_argument("--config", metavar="FILE", default=None, help="YAML settings, e.g. configs/recipe.yaml")
+    sp.add_argument("--out", required=True, metavar="DIR",
+                    help="output folder: sft-small/, sft/, ppo/ (one run each), final -> the last stage's model, "
+                         "recipe_summary.json")
+    sp.add_argument("--resume", action="store_true", help="continue the unfinished stage from its last checkpoint")
+    _add_fields(sp, RecipeArgs)
+    sp.set_defaults(func=_run_recipe)
 
     sp = tsub.add_parser("export", help="write the RL training set for verl (parquet) or OpenRLHF (JSONL)",
                          description="Generate training items (held-out twins dropped) and write them for verl or "
@@ -214,6 +229,16 @@ def _run_ppo(args: argparse.Namespace) -> int:
     s = mod.train_ppo(cfg, args.out, **kwargs) or {}
     s = {"method": "ppo", "data": report, **s}
     _report(s)
+    return 0
+
+
+def _run_recipe(args: argparse.Namespace) -> int:
+    from whygym.train.config import load_config
+    from whygym.train.recipe import RecipeArgs, run_recipe
+
+    cfg = load_config(RecipeArgs, args.config, _overrides(args), method="recipe")
+    s = run_recipe(cfg, args.out, resume=args.resume, argv=_argv())
+    print(json.dumps({"stages": s["stages"], "final_dir": s["final_dir"]}, indent=1))
     return 0
 
 

@@ -57,6 +57,8 @@ class TrainArgs:
                             "are dropped (evaluate with --benchmark gen:all:HELDOUT_N:HELDOUT_SEED)")
     heldout_seed: int = _f(1000, "generator seed of the held-out test items")
     nodes: list = _f([3, 6], "graph sizes of the generated items, [min, max]")
+    no_path_rate: float = _f(1 / 3, "share of generated training questions whose answer is a structural 0 (no "
+                                    "causal path of the kind the task needs; PN/PS always have one); CaLM's is 1/3")
     derivation: str = _f("calm", "target style: 'calm' (the engine's steps), 'spelled' (arithmetic worked "
                                  "line by line), 'calculator' (computations as <<EXPR=VALUE>> calls, for "
                                  "eval --tools calculator) or 'answer' (answer JSON only)")
@@ -92,6 +94,8 @@ class TrainArgs:
         for name in ("steps", "batch_size", "grad_accum", "n_train", "max_length", "logging_steps", "save_steps"):
             if getattr(self, name) < 1:
                 raise UserError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0 <= self.no_path_rate <= 1:
+            raise UserError(f"no_path_rate must be in [0, 1], got {self.no_path_rate}")
         if self.minutes < 0 or self.lr <= 0:
             raise UserError(f"minutes must be >= 0 and lr > 0 (got {self.minutes}, {self.lr})")
         from whygym.tasks import TASKS

@@ -10,7 +10,7 @@ from whygym.train.config import TrainArgs
 __all__ = ["PPOConfig", "DATA_FIELDS"]
 
 #: The data settings PPOConfig shares with :class:`whygym.train.config.TrainArgs` (defaults and help from there).
-DATA_FIELDS = ("tasks", "n_train", "train_seed", "heldout_n", "heldout_seed", "nodes")
+DATA_FIELDS = ("tasks", "n_train", "train_seed", "heldout_n", "heldout_seed", "nodes", "no_path_rate")
 
 
 def _h(text: str, default: Any = None, factory: Callable[[], Any] | None = None):
@@ -45,6 +45,7 @@ class PPOConfig:
     heldout_n: int = _data("heldout_n")
     heldout_seed: int = _data("heldout_seed")
     nodes: list[int] = _data("nodes")
+    no_path_rate: float = _data("no_path_rate")
     batch_size: int = _h("Prompts per rollout (one completion each).", 8)
     mini_batch_size: int = _h("Sequences per optimizer step in the update; batch_size should divide by it.", 4)
     ppo_epochs: int = _h("Passes over the rollout batch per PPO iteration.", 4)

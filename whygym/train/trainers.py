@@ -47,7 +47,8 @@ def build_dataset(cfg: TrainArgs, method: str | None = None) -> tuple[list[dict]
     method = method or _method_of(cfg)
     report = data.DataReport()
     heldout = data.heldout_items(cfg.tasks, cfg.heldout_n, cfg.heldout_seed)  # as `gen:` evaluates them
-    gen = GenConfig(nodes=(int(cfg.nodes[0]), int(cfg.nodes[1])))
+    gen = GenConfig(nodes=(int(cfg.nodes[0]), int(cfg.nodes[1])),
+                    no_path_rate=float(getattr(cfg, "no_path_rate", GenConfig.no_path_rate)))
     items = data.train_items(cfg.tasks, cfg.n_train, cfg.train_seed, gen, heldout=heldout, report=report)
     policy = data.read_policy_samples(cfg.policy_samples) if getattr(cfg, "policy_samples", "") else None
     if method == "sft":
