@@ -122,3 +122,28 @@ def test_tools_option_is_recorded_and_checked(tmp_path, capsys, tiny_dir):
     rc, _, err = run(["eval", "--model", ANSWER, "--benchmark", "gen:ATE:1:0", "--tools", "calculator",
                       "--out", str(tmp_path / "y")], capsys)
     assert rc == 2 and "no tool-integrated decoding" in err
+
+
+def test_samples_carry_the_step_verdict_and_results_the_breakdown(tmp_path):
+    """Each sample gets the step verifier's category; results.json counts them per task. A model that
+    writes the engine's derivation is 'correct' throughout; one that always claims "no causal path" breaks
+    at the path claim wherever a path exists."""
+    from whygym.eval import EvalConfig, run_eval
+    from whygym.models import MockBackend
+    from whygym.train.data import sft_rows
+
+    items = load_items("gen:ATE,NDE,PN:4:1")
+    perfect = {it.prompt: sft_rows([it], style="calculator")[0]["completion"][0]["content"] for it in items}
+    doc = run_eval(EvalConfig(model="mock:perfect", benchmarks=["gen:ATE,NDE,PN:4:1"], out=str(tmp_path / "p")),
+                   backend=MockBackend(lambda p: perfect[p], name="mock:perfect"), progress=False, echo=None)
+    steps = doc["results"]["overall"]["steps"]
+    assert steps["n"] == 12 and steps["categories"] == {"correct": 12} and steps["verified_prefix"] == 1.0
+    shortcut = ("Step 1: Node A is not a cause of node B because there is no directed path from A to B. "
+                'So the answer is No.\n{"ANSWER": "No", "PROB": "0.0000"}')
+    doc = run_eval(EvalConfig(model="mock:zero", benchmarks=["gen:ATE,NDE,PN:4:1"], out=str(tmp_path / "z")),
+                   backend=MockBackend(lambda p: shortcut, name="mock:zero"), progress=False, echo=None)
+    ate = doc["results"]["benchmarks"]["gen:ATE,NDE,PN:4:1"]["tasks"]["ATE"]["steps"]
+    n_path = sum(1 for it in items if it.task == "ATE" and not it.meta.get("structural_zero"))
+    assert ate["categories"].get("path_claim", 0) == n_path
+    lines = [json.loads(x) for x in (tmp_path / "z" / "samples.jsonl").read_text().splitlines()]
+    assert all(set(x["steps"]) == {"category", "first_error", "verified_prefix"} for x in lines)

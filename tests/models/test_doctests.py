@@ -6,7 +6,8 @@ import importlib
 import pytest
 
 MODULES = ["whygym.models", "whygym.models.base", "whygym.models.cache", "whygym.models.hf", "whygym.models.load",
-           "whygym.models.mock", "whygym.models.tiny", "whygym.models.tools", "whygym.models.precision"]
+           "whygym.models.mock", "whygym.models.tiny", "whygym.models.tools", "whygym.models.precision",
+           "whygym.models.llamacpp"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -153,7 +153,8 @@ def build_backend(cfg: EvalConfig):
     except TypeError as e:
         if tools is not None and "tools" in str(e):
             raise UserError(f"--tools {cfg.tools}: the backend of --model {spec!r} has no tool-integrated "
-                            "decoding; use a transformers checkpoint (or 'default')") from None
+                            "decoding; use a transformers checkpoint ('default' or a folder), 'gguf:FILE', or "
+                            "'openai:MODEL@URL?completions=true&chat_template=...'") from None
         raise
     except (OSError, ValueError, KeyError, RuntimeError, ImportError) as e:
         where = Path(spec[3:] if spec.startswith("hf:") else spec).expanduser()
@@ -246,9 +247,37 @@ def _block(records: list[dict[str, Any]], samples: int) -> dict[str, Any]:
         "gold_nonzero": {"n": nz.n, "correct": nz.correct, "accuracy": nz.accuracy, "ci_low": nz.ci_low,
                          "ci_high": nz.ci_high},
         "truncated": sum(r["finish_reason"] == "length" for r in records),
+        # where the reasoning breaks (the step verifier's category of each sample that has a reference)
+        "steps": _step_breakdown(records),
         "prompt_tokens": sum(r["tokens"]["prompt"] for r in records),
         "completion_tokens": sum(r["tokens"]["completion"] for r in records),
     }
+
+
+def _step_breakdown(records: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
+    """Counts of the step verifier's categories (``correct``, ``no_answer`` or the first wrong step) and the
+    mean verified prefix, over the records that were verified (None when none was)."""
+    vs = [r["steps"] for r in records if r.get("steps")]
+    if not vs:
+        return None
+    cats: dict[str, int] = {}
+    for v in vs:
+        cats[v["category"]] = cats.get(v["category"], 0) + 1
+    return {"n": len(vs), "categories": dict(sorted(cats.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "verified_prefix": sum(v["verified_prefix"] for v in vs) / len(vs)}
+
+
+def _verdict(text: str, item) -> dict[str, Any] | None:
+    """The step verifier's reading of one answer (:func:`whygym.scoring.verify.verify`), for items that carry a
+    reference derivation of a probability task; None otherwise."""
+    from whygym.items import PROB_TASKS
+
+    if not item.reason or str(item.task).upper() not in PROB_TASKS or item.gold.get("label") == "LACK_CONDITION":
+        return None
+    from whygym.scoring.verify import verify
+
+    v = verify(text, item)
+    return {"category": v.category, "first_error": v.first_error, "verified_prefix": round(v.verified_prefix, 4)}
 
 
 def summarize(records: Sequence[dict[str, Any]], benchmarks: Sequence[str], samples: int) -> dict[str, Any]:
@@ -363,6 +392,7 @@ def run_eval(cfg: EvalConfig, *, backend: Any = None, argv: Sequence[str] | None
                     "label_correct": o.label_correct, "error": o.error, "n_answers": o.n_answers,
                     "finish_reason": g.finish_reason,
                     "tokens": {"prompt": g.n_prompt_tokens, "completion": g.n_completion_tokens},
+                    "steps": _verdict(g.text, it),
                 })
     results = summarize(records, cfg.benchmarks, cfg.samples)
     wall = time.perf_counter() - t0
@@ -378,6 +408,8 @@ def run_eval(cfg: EvalConfig, *, backend: Any = None, argv: Sequence[str] | None
             "command": shlex.join(argv) if argv is not None else None,
             "sys_argv": list(sys.argv),
             "out": str(out_dir), "cache": str(cache_path), "started_utc": started,
+            # how several samples were drawn from a server (n in one request, or one request per sample)
+            "sampling_mode": getattr(be, "sampling_mode", None),
             "wall_seconds": wall, "generation_seconds": gen_seconds,
             "items_per_second": n_items / wall if wall > 0 else None,
             "samples_from_cache": hits, "samples_generated": misses,

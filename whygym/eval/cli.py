@@ -21,8 +21,10 @@ def register(sub) -> None:
                     "results.json and samples.jsonl. Rerunning the same command reuses every cached answer, "
                     "so a killed run resumes where it stopped.")
     p.add_argument("--model", required=True,
-                   help="'default' (SmolLM2-135M-Instruct), a checkpoint directory, 'hf:DIR', 'gguf:FILE', "
-                        "'openai:MODEL@URL', 'mock:text=ANSWER' or 'mock:pkg.module:function'")
+                   help="'default' (SmolLM2-135M-Instruct), a checkpoint directory, 'hf:DIR', 'gguf:FILE[?n_ctx=N]', "
+                        "'openai:MODEL@URL[?n_in_request=false&concurrency=4&timeout=60&api_key_env=NAME"
+                        "&completions=true&chat_template=DIR|server...]' (see whygym.models.load), "
+                        "'mock:text=ANSWER' or 'mock:pkg.module:function'")
     p.add_argument("--benchmark", action="append", required=True, metavar="NAME[:SUBSET]",
                    help=f"repeatable: {SOURCE_HELP}")
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
