@@ -66,6 +66,7 @@ def test_calculator_markers_and_hand_values():
     for bad in ["", "1/0", "0.2+", "P(Y=1)", "abc", "((0.1)", "1e5", "0.1 0.2"]:
         assert calculate(bad) == ERROR, bad
     assert calculate("(" * 5000 + "1" + ")" * 5000) == ERROR  # no RecursionError
+    assert calculate("9" * 90 + "*" + "9" * 90) == ERROR  # too large to write with 4 decimals: no raise
     assert fill_calls("a <<1+1=7>> b <<2*3=x>>") == "a <<1+1=2.0000>> b <<2*3=6.0000>>"
 
 

@@ -100,43 +100,20 @@ def _minmax_braces(expr: str) -> str:
     return "".join(out)
 
 
-def _evaluate(node) -> Decimal:
-    kind = node[0]
-    if kind == "num":
-        return node[1]
-    if kind == "group":
-        return _evaluate(node[1])
-    if kind == "neg":
-        return -_evaluate(node[1])
-    a, b = _evaluate(node[1]), _evaluate(node[2])
-    if kind == "min":
-        return min(a, b)
-    if kind == "max":
-        return max(a, b)
-    if kind == "+":
-        return a + b
-    if kind == "-":
-        return a - b
-    if kind == "*":
-        return a * b
-    if kind == "/":
-        if b == 0:
-            raise ZeroDivisionError
-        return a / b
-    raise ValueError(kind)  # pragma: no cover - the parser makes no other nodes
-
-
 def calculate(expr: str, decimals: int = 4) -> str:
     """The value of ``expr`` rounded half-even to ``decimals`` places (never ``-0.0000``), or ``ERROR``."""
-    from whygym.train.spelled import ArithmeticParseError, parse_expression
+    from whygym.train.spelled import ArithmeticParseError, exact_value, parse_expression
 
     try:
+        v = exact_value(parse_expression(_minmax_braces(expr.replace(" ", ""))))
+        if v is None:  # a division by zero
+            return ERROR
         with localcontext() as ctx:
-            ctx.prec = 50
-            v = _evaluate(parse_expression(_minmax_braces(expr.replace(" ", ""))))
-            q = v.quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_EVEN)
-    except (ArithmeticParseError, ZeroDivisionError, InvalidOperation, RecursionError, ValueError):
-        return ERROR
+            ctx.prec = 80
+            q = (Decimal(v.numerator) / Decimal(v.denominator)).quantize(Decimal(1).scaleb(-decimals),
+                                                                        rounding=ROUND_HALF_EVEN)
+    except (ArithmeticParseError, RecursionError, InvalidOperation, ValueError, OverflowError):
+        return ERROR  # unreadable, or too large to write with these decimals
     if q == 0:
         q = abs(q)
     return f"{q:f}"

@@ -283,39 +283,9 @@ def _is_plain(node) -> bool:
 
 def _exact(node, table: Mapping[str, Fraction] | None = None) -> Fraction | None:
     """Exact rational value of an AST (numbers, + - * /, min/max; atoms from ``table``), None if undefined."""
-    try:
-        return _exact_r(node, table)
-    except RecursionError:
-        return None
+    from whygym.train.spelled import exact_value
 
-
-def _exact_r(node, table):
-    kind = node[0]
-    if kind == "num":
-        return node[1] if isinstance(node[1], Fraction) else Fraction(node[1])
-    if kind == "atom":
-        return None if table is None else table.get(node[1])
-    if kind == "group":
-        return _exact_r(node[1], table)
-    if kind == "neg":
-        v = _exact_r(node[1], table)
-        return None if v is None else -v
-    a, b = _exact_r(node[1], table), _exact_r(node[2], table)
-    if a is None or b is None:
-        return None
-    if kind == "+":
-        return a + b
-    if kind == "-":
-        return a - b
-    if kind == "*":
-        return a * b
-    if kind == "/":
-        return None if b == 0 else a / b
-    if kind == "min":
-        return min(a, b)
-    if kind == "max":
-        return max(a, b)
-    return None
+    return exact_value(node, table)
 
 
 def _literals(node) -> list:
