@@ -41,7 +41,7 @@ import warnings
 from typing import Any, Sequence
 
 from whygym.models.base import Generation, chat_messages, check_generate_args, sample_seed
-from whygym.models.tools import ToolForcing
+from whygym.models.tools import ToolForcing, ToolSpec, parse_tools
 
 
 def _tensor_fingerprint(model) -> str:
@@ -131,8 +131,6 @@ class TransformersBackend:
     def __init__(self, model: Any = "default", tokenizer: Any = None, *, batch_size: int = 8,
                  bf16: bool = False, dtype: str = "float32", model_id: str | None = None, tools: Any = None):
         import torch
-
-        from whygym.models.tools import ToolSpec, parse_tools
 
         from whygym.models.precision import use_bf16
 
