@@ -38,7 +38,8 @@ ATTR_SEED = 5
 
 
 def register(sub) -> None:
-    p = sub.add_parser("demo", help="run the main job end to end on the default model (about 30 minutes)",
+    p = sub.add_parser("demo", help="run the main job end to end on the default model (about 35 minutes on 2 CPU "
+                                    "cores, estimated)",
                        description="Generate a held-out test set of the seven causal tasks, evaluate the default "
                                    "model, post-train it briefly, evaluate again, run the prompt-component "
                                    "attribution before and after, and write a report. Reruns resume.")
