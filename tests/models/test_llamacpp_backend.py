@@ -4,6 +4,8 @@ import importlib.util
 
 import pytest
 
+from calculator_script import scripted  # noqa: E402  (tests/models/calculator_script.py)
+
 HAVE_LLAMA_CPP = importlib.util.find_spec("llama_cpp") is not None
 
 
@@ -35,26 +37,6 @@ TEMPLATE = ("{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}\n{% en
 # What the scripted model answers; between backticks, the values it writes in its calculator calls (wrong).
 SCRIPT = "ATE=<<0.8315-0.9066=`9.9999`>>, PN=<<min{1, 0.5/0.25}=`7`>> done"
 FIXED = "ATE=<<0.8315-0.9066=-0.0751>>, PN=<<min{1, 0.5/0.25}=1.0000>> done"
-
-
-def scripted(script: str, so_far: str) -> str:
-    """What a model that always answers ``script`` writes after ``so_far``, skipping the calculator's values."""
-    parts = script.split("`")  # even: the model's text; odd: the values it writes in its calls
-    k = 0
-    for idx, part in enumerate(parts):
-        rest = "".join(parts[idx + 1:])
-        if idx % 2 == 0:
-            m = 0
-            while m < len(part) and k < len(so_far):
-                assert so_far[k] == part[m], (so_far, script)
-                k, m = k + 1, m + 1
-            if k == len(so_far):
-                return part[m:] + rest
-        elif k == len(so_far):
-            return part + rest
-        else:
-            k = so_far.index(">>", k)
-    return ""
 
 
 class FakeLlama:

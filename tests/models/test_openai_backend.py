@@ -13,33 +13,14 @@ from whygym.errors import UserError
 from whygym.models import APIError, ModelNotFoundError, OpenAIBackend, load_backend
 from whygym.models.load import BackendSettingError
 
+from calculator_script import scripted  # noqa: E402  (tests/models/calculator_script.py)
+
 TEMPLATE = ("{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}\n{% endfor %}"
             "{% if add_generation_prompt %}<|assistant|>{% endif %}")
 # What the scripted model answers; between backticks, the values it writes in its calculator calls (wrong).
 SCRIPT = "ATE=<<0.8315-0.9066=`9.9999`>>, PN=<<min{1, 0.5/0.25}=`7`>> done"
 RAW = SCRIPT.replace("`", "")
 FIXED = "ATE=<<0.8315-0.9066=-0.0751>>, PN=<<min{1, 0.5/0.25}=1.0000>> done"
-
-
-def scripted(script: str, so_far: str) -> str:
-    """What a model that always answers ``script`` writes after ``so_far``: where ``so_far`` holds the
-    calculator's value instead of the model's own, the model goes on with its text after it."""
-    parts = script.split("`")  # even: the model's text; odd: the values it writes in its calls
-    k = 0
-    for idx, part in enumerate(parts):
-        rest = "".join(parts[idx + 1:])
-        if idx % 2 == 0:
-            m = 0
-            while m < len(part) and k < len(so_far):
-                assert so_far[k] == part[m], (so_far, script)
-                k, m = k + 1, m + 1
-            if k == len(so_far):
-                return part[m:] + rest
-        elif k == len(so_far):
-            return part + rest
-        else:
-            k = so_far.index(">>", k)  # skip whatever value stands there
-    return ""
 
 
 def complete_text(prompt: str, stop, max_tokens: int):

@@ -28,19 +28,14 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from whygym.errors import UserError
+from whygym.train.config import _f  # one way to declare a field with its help text
 
 __all__ = ["RecipeArgs", "run_recipe"]
-
-
-def _f(default, help: str):
-    if isinstance(default, (list, dict)):
-        return field(default_factory=lambda d=default: type(d)(d), metadata={"help": help})
-    return field(default=default, metadata={"help": help})
 
 
 @dataclass
