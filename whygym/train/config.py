@@ -105,6 +105,15 @@ class TrainArgs:
             raise UserError(f"unknown task(s) {bad} in tasks; known: {', '.join(TASKS)}")
 
 
+def shared_field(name: str):
+    """The field ``name`` of :class:`TrainArgs` (its default and help text), for configs that are not
+    TrainArgs but take the same data settings (PPO, the recipe): one definition of each."""
+    f = TrainArgs.__dataclass_fields__[name]
+    if f.default_factory is not dataclasses.MISSING:
+        return field(default_factory=f.default_factory, metadata=f.metadata)
+    return field(default=f.default, metadata=f.metadata)
+
+
 @dataclass
 class SFTArgs(TrainArgs):
     """Supervised fine-tuning on the engine's derivations (loss on the completion only)."""
@@ -153,7 +162,7 @@ class GRPOArgs(TrainArgs):
     temperature: float = _f(1.0, "sampling temperature")
     beta: float = _f(0.0, "KL coefficient against the reference model (0: no reference model)")
     reward_weights: dict = _f({"format": 0.1, "accuracy": 0.5, "closeness": 0.4},
-                              "weights of whygym.scoring rewards: format, accuracy, closeness")
+                              "weights of whygym.scoring rewards: format, accuracy, closeness, process")
     closeness_scale: float = _f(0.02, "error scale of the closeness reward (exp(-|err|/scale))")
     closeness_kind: str = _f("exp", "closeness credit: 'exp' (graded) or 'digits' (leading correct decimals)")
     direction_weight: float = _f(0.2, "share of the closeness reward given for the right sign / range")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Mapping
 
-from whygym.train.config import TrainArgs
+from whygym.train.config import shared_field as _data
 
 __all__ = ["PPOConfig", "DATA_FIELDS"]
 
@@ -17,14 +17,6 @@ def _h(text: str, default: Any = None, factory: Callable[[], Any] | None = None)
     if factory is not None:
         return field(default_factory=factory, metadata={"help": text})
     return field(default=default, metadata={"help": text})
-
-
-def _data(name: str):
-    """The field ``name`` of TrainArgs, with its default and help text."""
-    f = TrainArgs.__dataclass_fields__[name]
-    if f.default_factory is not MISSING:
-        return field(default_factory=f.default_factory, metadata=f.metadata)
-    return field(default=f.default, metadata=f.metadata)
 
 
 @dataclass

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from whygym.errors import UserError
-from whygym.train.config import _f  # one way to declare a field with its help text
+from whygym.train.config import _f, shared_field  # fields with their help text; data fields as TrainArgs'
 
 __all__ = ["RecipeArgs", "run_recipe"]
 
@@ -48,11 +48,11 @@ class RecipeArgs:
     rl_minutes: float = _f(0.0, "PPO budget in minutes (0: what the SFT stages leave of the budget; set "
                                 "sft_share 1 and this 0 to skip PPO)")
     seed: int = _f(0, "seed of the trainers")
-    tasks: list = _f(["ATE", "CDE", "ETT", "NDE", "NIE", "PN", "PS"], "tasks of the training items")
+    tasks: list = shared_field("tasks")
     n_train: int = _f(300, "generated training items per task and stage (the budget decides how many are seen)")
     train_seed: int = _f(1, "generator seed of the training items (stage k uses train_seed + k)")
-    heldout_n: int = _f(10, "held-out items per task (gen:all:HELDOUT_N:HELDOUT_SEED): their twins are dropped")
-    heldout_seed: int = _f(1000, "generator seed of the held-out items")
+    heldout_n: int = shared_field("heldout_n")
+    heldout_seed: int = shared_field("heldout_seed")
     small_nodes: list = _f([3, 4], "graph sizes of the first SFT stage, [min, max]")
     nodes: list = _f([3, 6], "graph sizes of the second SFT stage and of PPO, [min, max]")
     no_path_rate: float = _f(0.2, "share of structural-zero questions in the training items")
