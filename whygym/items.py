@@ -28,13 +28,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 __all__ = ["Item", "write_jsonl", "read_jsonl", "write_parquet", "read_parquet", "to_hf_dataset",
-           "atomic_write_text", "atomic_write_bytes", "PROB_TASKS", "YESNO_PROB_TASKS", "BOUND_TASKS"]
+           "atomic_write_text", "atomic_write_bytes", "PROB_TASKS", "YESNO_PROB_TASKS", "BOUND_TASKS",
+           "with_names", "with_letters"]
 
 #: The seven core probability tasks of CaLM / CauGym.
 PROB_TASKS = ("ATE", "CDE", "ETT", "NDE", "NIE", "PN", "PS")
@@ -90,6 +92,47 @@ class Item:
     def to_json(self) -> str:
         """One line of JSON; key order is fixed so the same item always gives the same bytes."""
         return json.dumps(self.to_dict(), ensure_ascii=False, sort_keys=True)
+
+
+# ------------------------------------------------------------------------------------ variable naming
+#: A node letter in a derivation: a lone capital not followed by ``(`` or ``[`` (``P(``, ``E[`` are
+#: notation, ``B_{A=0}`` is the counterfactual B under A=0).
+_LETTER = re.compile(r"(?<![A-Za-z0-9])([A-Z])(?![A-Za-z0-9(\[])")
+
+
+def with_names(text: str, names: dict[str, str]) -> str:
+    """A derivation written with node letters, rewritten with the variables' names from the prompt.
+
+    ``names`` maps letters to names (:attr:`Item.graph` ``["names"]``); letters it lacks stay.
+
+    >>> with_names("ATE=P(C=1|do(A=1))-P(C=1|do(A=0)); E[C_{A=0}|A=1]; sum_{B} P(B)", {"A": "ujmz", "C": "wnse"})
+    'ATE=P(wnse=1|do(ujmz=1))-P(wnse=1|do(ujmz=0)); E[wnse_{ujmz=0}|ujmz=1]; sum_{B} P(B)'
+    """
+    return _LETTER.sub(lambda m: names.get(m.group(1), m.group(1)), text)
+
+
+def _name_patterns(names: dict[str, str]) -> list[tuple[re.Pattern, str]]:
+    pats = []
+    for letter, name in sorted(names.items(), key=lambda kv: -len(str(kv[1]))):
+        name = str(name).strip()
+        if len(name) < 2 or name.upper() in names:
+            continue  # a one-character name cannot be told from notation
+        pats.append((re.compile(r"(?<![A-Za-z0-9])" + re.escape(name) + r"(?![A-Za-z0-9])", re.IGNORECASE),
+                     letter))
+    return pats
+
+
+def with_letters(text: str, names: dict[str, str]) -> str:
+    """The inverse of :func:`with_names`: every variable name (any case, longest first) becomes its letter,
+    so a derivation written with names can be read like one written with letters.
+
+    >>> with_letters("P(Lung Cancer=1|do(smoking=1)) and P(lung cancer risk=0)",
+    ...              {"A": "smoking", "B": "lung cancer", "C": "lung cancer risk"})
+    'P(B=1|do(A=1)) and P(C=0)'
+    """
+    for pat, letter in _name_patterns(names):
+        text = pat.sub(letter, text)
+    return text
 
 
 def _umask() -> int:

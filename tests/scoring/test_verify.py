@@ -6,6 +6,8 @@
 * derivations corrupted here by string edits (the zero shortcut, a number copied wrong, a wrong rounding,
   a flipped label, no answer) get theirs;
 * CaLM Lite's own Reason with its ground-truth answer verifies;
+* a derivation that writes the variables' names (the ``named`` style) gets the same verdict as the same
+  derivation in letters, and one that names the wrong variables does not verify;
 * it never raises (hypothesis) and is fast.
 """
 
@@ -32,7 +34,7 @@ from whygym.train.data import ERROR_TYPES, engine_of, rejected_derivation, rende
 V = importlib.import_module("whygym.scoring.verify")  # the attribute `verify` of the package is the function
 TASKS = ("ATE", "CDE", "ETT", "NDE", "NIE", "PN", "PS")
 YESNO = ("ATE", "CDE", "ETT", "NDE", "NIE")
-STYLES = ("calm", "spelled", "calculator")
+STYLES = ("calm", "spelled", "calculator", "named")
 EXPECTED = {"wrong_adjustment_set": "adjustment_set", "sign_flip": "estimand", "wrong_formula": "estimand",
             "arithmetic_slip": "arithmetic"}
 
@@ -40,6 +42,10 @@ EXPECTED = {"wrong_adjustment_set": "adjustment_set", "sign_flip": "estimand", "
 @pytest.fixture(scope="module")
 def items():
     return {t: list(generate([t], n=24, seed=11)) for t in TASKS}
+
+
+def _render(steps, answer, style, it) -> str:
+    return render_target(steps, answer, style, names=it.graph["names"])
 
 
 def _path_items(items, task):
@@ -51,7 +57,7 @@ def _path_items(items, task):
 @pytest.mark.parametrize("task", TASKS)
 def test_engine_derivation_verifies_correct(items, task, style):
     for it in items[task]:
-        v = verify(render_target(it.reason, it.answer, style), it)
+        v = verify(_render(it.reason, it.answer, style, it), it)
         assert v.category == "correct", (it.id, [s for s in v.steps if not s.ok])
         assert v.first_error is None and v.verified_prefix == 1.0
         assert all(s.ok and s.found is not None for s in v.steps)
@@ -79,8 +85,9 @@ def test_rejected_derivation_gets_its_category(items, task, error):
         applied += 1
         for style in STYLES:
             # the calculator recomputes every value, so a slipped digit survives only in the final answer
-            want = "rounding" if (error == "arithmetic_slip" and style == "calculator") else EXPECTED[error]
-            v = verify(render_target(got[0], got[1], style), it)
+            calc = style in ("calculator", "named")
+            want = "rounding" if (error == "arithmetic_slip" and calc) else EXPECTED[error]
+            v = verify(_render(got[0], got[1], style, it), it)
             assert v.category == want, (it.id, style, [s for s in v.steps if not s.ok])
             assert 0.0 <= v.verified_prefix < 1.0
     if error == "sign_flip" and task in ("PN", "PS"):
@@ -302,6 +309,9 @@ def test_calm_lite_own_reason_verifies():
     except Exception as err:  # noqa: BLE001 - the data set is not on every machine
         pytest.skip(f"CaLM Lite not available: {err}")
     verdicts = [(it.task, verify(render_target(it.reason, it.answer), it)) for it in calm]
+    # in names (CaLM's real-world names, several words each) the verdicts are the same
+    assert [verify(_render(it.reason, it.answer, "named", it), it).category for it in calm] == [
+        v.category for _, v in verdicts]
     b = breakdown(verdicts)
     print(f"CaLM Lite probability-en: {b['category']['correct']}/{b['n']} verify correct")
     assert b["n"] == 35 and b["category"]["correct"] >= 0.9 * b["n"]
@@ -315,6 +325,51 @@ def test_calm_lite_own_reason_verifies():
                 assert verify(_shortcut(it), it).category == "path_claim"
 
 
+# ------------------------------------------------------------------------------ derivations with names
+def _swapped_names(it) -> dict:
+    """The item's names with the treatment's and the outcome's exchanged."""
+    names = dict(it.graph["names"])
+    x, y = it.query["treatment"], it.query["outcome"]
+    names[x], names[y] = names[y], names[x]
+    return names
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_named_derivation_has_the_letter_derivations_verdict(items, task):
+    """Every kind of engine-made error gives the same verdict in names as in letters; the oracle is the
+    letter form, whose categories the tests above pin down."""
+    for k, it in enumerate(items[task]):
+        for error in ERROR_TYPES:
+            got = rejected_derivation(it, error, random.Random(k), engine=engine_of(it))
+            if got is None:
+                continue
+            letters = verify(render_target(got[0], got[1], "calculator"), it)
+            named = verify(_render(got[0], got[1], "named", it), it)
+            assert named.category == letters.category and named.verified_prefix == letters.verified_prefix
+        if not it.meta.get("structural_zero") and task in YESNO:
+            names = it.graph["names"]
+            x, y = names[it.query["treatment"]], names[it.query["outcome"]]
+            shortcut = _shortcut(it).replace(f"({it.query['treatment']})", f"({x})").replace(
+                f"({it.query['outcome']})", f"({y})")
+            assert verify(shortcut, it).category == "path_claim"
+
+
+@pytest.mark.parametrize("task", TASKS)
+def test_naming_the_wrong_variables_does_not_verify(items, task):
+    """The same derivation with the treatment's and the outcome's names exchanged asks another question."""
+    for it in _path_items(items, task):
+        text = render_target(it.reason, it.answer, "named", names=_swapped_names(it))
+        v = verify(text, it)
+        assert not v.correct and v.verified_prefix < 1.0, it.id
+        assert v.first_error in ("path_claim", "adjustment_set", "mediator_set", "estimand"), (it.id, v.first_error)
+
+
+def test_named_style_needs_names(items):
+    it = items["ATE"][0]
+    with pytest.raises(ValueError, match="names"):
+        render_target(it.reason, it.answer, "named")
+
+
 # ---------------------------------------------------------------------------------------- process reward
 def test_rl_rows_carry_reason_and_given(items):
     its = items["NIE"][:6]
@@ -322,6 +377,19 @@ def test_rl_rows_carry_reason_and_given(items):
     for r, it in zip(rows, its):
         assert json.loads(r["reason"]) == it.reason and list(json.loads(r["reason"])) == list(it.reason)
         assert json.loads(r["given"]) == it.given
+        assert json.loads(r["names"]) == it.graph["names"]
+
+
+def test_process_reward_reads_names(items):
+    its = [it for t in TASKS for it in _path_items(items, t)[:3]]
+    rows = rl_rows(its)
+    cols = {k: [r[k] for r in rows] for k in ("reason", "gold", "task", "given", "names")}
+    named = [_render(it.reason, it.answer, "named", it) for it in its]
+    reward = process_reward()
+    assert reward(named, **cols) == [1.0] * len(its)
+    # without the names column the same texts cannot be read against the letters of the reference
+    blind = reward(named, **{k: v for k, v in cols.items() if k != "names"})
+    assert sum(r < 1.0 for r in blind) >= len(its) // 2
 
 
 def test_process_reward_is_the_verified_prefix(items):

@@ -19,7 +19,7 @@ def items():
     return list(generate(TASKS, n=8, seed=11))
 
 
-@pytest.mark.parametrize("style", ["calm", "spelled", "answer"])
+@pytest.mark.parametrize("style", ["calm", "spelled", "named", "answer"])
 def test_sft_target_ends_with_gold_answer(items, style):
     rows = data.sft_rows(items, style)
     assert len(rows) == len(items)
@@ -108,7 +108,7 @@ def test_kto_ratio_honoured(items, ratio):
 
 def test_rl_rows_carry_gold_and_task(items):
     rows = data.rl_rows(items)
-    assert set(rows[0]) == {"id", "task", "gold", "prompt", "reason", "given"}  # reason, given: the process reward
+    assert set(rows[0]) == {"id", "task", "gold", "prompt", "reason", "given", "names"}  # the process reward reads these
     assert all(isinstance(r["gold"], str) and json.loads(r["gold"]) for r in rows)
 
 
@@ -160,3 +160,9 @@ def test_calculator_style_agrees_with_the_tool_and_the_gold():
         # up to the recomputed values
         calm = sft_rows([it], style="calm")[0]["completion"][0]["content"]
         assert text.count("Step ") == calm.count("Step ")
+        # the named style is the same text with the variables' names in place of the letters
+        from whygym.items import with_letters
+
+        named = sft_rows([it], style="named")[0]["completion"][0]["content"]
+        assert fill_calls(named) == named and score(named, it.gold, it.task).outcome == "correct"
+        assert with_letters(named, it.graph["names"]) == text and named != text

@@ -102,7 +102,7 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Any, Iterable, Mapping, Sequence
 
-from whygym.items import BOUND_TASKS, YESNO_PROB_TASKS, Item
+from whygym.items import BOUND_TASKS, YESNO_PROB_TASKS, Item, with_letters
 
 __all__ = ["StepCheck", "Verdict", "verify", "ProcessReward", "process_reward", "breakdown", "CHECKS",
            "CATEGORIES"]
@@ -1129,6 +1129,9 @@ def _verify(text: Any, item: Item) -> Verdict:
     from whygym.tasks.core import fmt4
 
     text = completion_text(text)
+    names = (item.graph or {}).get("names") if isinstance(item.graph, Mapping) else None
+    if isinstance(names, Mapping) and names:
+        text = with_letters(text, {str(k): str(v) for k, v in names.items()})  # a derivation in names
     ref = _reference_of(item)
     an = _analyse(text)
     ex = extract(text)
@@ -1234,7 +1237,7 @@ class ProcessReward:
 
     ``__call__(completions, **columns) -> list[float | None]`` reads the columns ``reason`` (JSON string
     of the steps dict, or the dict), ``gold`` (JSON or dict), ``task`` and ``given`` (JSON or dict;
-    ``{}`` when absent); a row without a readable ``reason``, ``gold`` or ``task`` gets None (not
+    ``{}`` when absent) and, where the derivation may name the variables, ``names`` (letter -> name); a row without a readable ``reason``, ``gold`` or ``task`` gets None (not
     applicable). A plain class, not a closure, so it pickles (multiprocess data loaders, Accelerate).
 
     >>> import json, pickle
@@ -1259,7 +1262,7 @@ class ProcessReward:
 
         texts = _texts(completions)
         n = len(texts)
-        cols = {k: _column(columns, k, n) for k in ("reason", "gold", "task", "given")}
+        cols = {k: _column(columns, k, n) for k in ("reason", "gold", "task", "given", "names")}
         out: list[float | None] = []
         for i, c in enumerate(texts):
             reason, gold, task = _json_col(cols["reason"][i]), _json_col(cols["gold"][i]), cols["task"][i]
@@ -1267,9 +1270,11 @@ class ProcessReward:
             if not isinstance(reason, Mapping) or not isinstance(gold, Mapping) or not task:
                 out.append(None)
                 continue
+            names = _json_col(cols["names"][i]) if cols["names"][i] is not None else {}
             item = Item(id="", task=str(task), rung=0, prompt="", answer="", gold=dict(gold),
                         reason={str(k): str(v) for k, v in reason.items()},
-                        given=dict(given) if isinstance(given, Mapping) else {})
+                        given=dict(given) if isinstance(given, Mapping) else {},
+                        graph={"names": dict(names)} if isinstance(names, Mapping) else {})
             out.append(float(verify(c, item).verified_prefix))
         return out
 

@@ -33,7 +33,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
-from whygym.items import BOUND_TASKS, Item
+from whygym.items import BOUND_TASKS, Item, with_names
 from whygym.tasks.core import Derivation, fmt4, sign_conclusion
 from whygym.tasks.dedup import find_overlap
 from whygym.tasks.generate import GenConfig, generate, sample_item
@@ -44,7 +44,11 @@ __all__ = ["DERIVATION_STYLES", "ERROR_TYPES", "DataReport", "train_items", "hel
            "rejected_derivation", "sft_rows", "dpo_rows", "kto_rows", "rl_rows", "chat_prompt", "engine_of",
            "read_policy_samples"]
 
-DERIVATION_STYLES = ("calm", "spelled", "calculator", "answer")
+#: calm: CaLM's Reason steps; spelled: with the arithmetic worked digit by digit; calculator: every
+#: computation a calculator call ``<<EXPR=VALUE>>``; named: calculator, with each variable written by its
+#: name from the prompt (``P(wnse=1|do(ujmz=1))``, not ``P(D=1|do(F=1))``: the letters are the engine's,
+#: and a model cannot know which letter is which variable); answer: the answer JSON alone.
+DERIVATION_STYLES = ("calm", "spelled", "calculator", "named", "answer")
 ERROR_TYPES = ("wrong_adjustment_set", "sign_flip", "wrong_formula", "arithmetic_slip")
 #: The estimand a confused solver computes instead (wrong_formula); PN/PS swap upper and lower bound.
 _CONFUSED_WITH = {"ATE": "ETT", "ETT": "ATE", "CDE": "ATE", "NDE": "NIE", "NIE": "NDE"}
@@ -118,8 +122,9 @@ def engine_of(item: Item):
 
 # ---------------------------------------------------------------------------------------------- targets
 def render_target(steps: Mapping[str, str] | Sequence[str], answer: str, style: str = "calm",
-                  decimals: int = 4) -> str:
-    """Reasoning text, then the answer JSON alone on the last line.
+                  decimals: int = 4, names: Mapping[str, str] | None = None) -> str:
+    """Reasoning text, then the answer JSON alone on the last line. ``names`` (letter -> variable name,
+    :attr:`Item.graph` ``["names"]``) is what the ``named`` style writes in place of the letters.
 
     >>> print(render_target({"Step 1": "ATE=0.5-0.25=0.25"}, '{"PROB": "0.2500"}', "spelled"))
     Step 1: ATE=0.5-0.25=0.25
@@ -131,14 +136,19 @@ def render_target(steps: Mapping[str, str] | Sequence[str], answer: str, style: 
         raise ValueError(f"unknown derivation style {style!r}; use one of {', '.join(DERIVATION_STYLES)}")
     if style == "answer":
         return answer
+    variables = dict(names or {})
     if isinstance(steps, Mapping):
         names, texts = list(steps), [str(v) for v in steps.values()]
     else:
         names, texts = [f"Step {i + 1}" for i in range(len(steps))], [str(s) for s in steps]
     if style == "spelled":
         texts = spell_steps(texts, decimals)
-    elif style == "calculator":
+    elif style in ("calculator", "named"):
         texts = [calculator_step(t, decimals) for t in texts]
+        if style == "named":
+            if not variables:
+                raise ValueError("the named derivation style needs the variables' names (the item's graph names)")
+            texts = [with_names(t, variables) for t in texts]
     body = "\n".join(f"{n}: {t}" for n, t in zip(names, texts))
     return f"{body}\n{answer}" if body else answer
 
@@ -295,7 +305,7 @@ def _base(item: Item) -> dict[str, Any]:
 
 def _chosen_text(item: Item, style: str) -> str:
     decimals = int((item.meta.get("config") or {}).get("decimals", 4))
-    return render_target(item.reason, item.answer, style, decimals)
+    return render_target(item.reason, item.answer, style, decimals, (item.graph or {}).get("names"))
 
 
 def sft_rows(items: Iterable[Item], style: str = "calm", report: DataReport | None = None) -> list[dict]:
@@ -327,7 +337,7 @@ def _pick_rejected(item: Item, errors: Sequence[str], rng: _random.Random, style
         got = rejected_derivation(item, err, rng, engine=engine)
         if got is None:
             continue
-        text = render_target(got[0], got[1], style, decimals)
+        text = render_target(got[0], got[1], style, decimals, (item.graph or {}).get("names"))
         if _is_wrong(text, item):
             return text, err
     return None
@@ -418,10 +428,13 @@ def kto_rows(items: Iterable[Item], style: str = "calm", desirable_ratio: float 
 
 def rl_rows(items: Iterable[Item], report: DataReport | None = None) -> list[dict]:
     """Prompt rows for PPO/GRPO with ``gold`` (JSON string) and ``task`` for the verifiable reward, and
-    ``reason`` (JSON string of the steps dict, in step order) and ``given`` (JSON string of the stated
-    numbers) for the step verifier's process reward (:class:`whygym.scoring.verify.process_reward`)."""
+    ``reason`` (JSON string of the steps dict, in step order), ``given`` (JSON string of the stated
+    numbers) and ``names`` (JSON string, letter -> variable name, so that a derivation written with names
+    is read) for the step verifier's process reward (:class:`whygym.scoring.verify.process_reward`)."""
     rows = [{**_base(it), "reason": json.dumps(it.reason, ensure_ascii=False),
-             "given": json.dumps(it.given, ensure_ascii=False, sort_keys=True)} for it in items]
+             "given": json.dumps(it.given, ensure_ascii=False, sort_keys=True),
+             "names": json.dumps((it.graph or {}).get("names") or {}, ensure_ascii=False, sort_keys=True)}
+            for it in items]
     if report is not None:
         report.rows += len(rows)
     return rows

@@ -8,8 +8,9 @@ Stages (each a run of its own under OUT, skipped when its ``final/`` exists, so 
 the stage it was in; within a stage, ``--resume`` continues from the stage's last checkpoint):
 
 1. ``OUT/sft-small``: SFT of ``model`` on graphs of ``small_nodes`` (short derivations first), the
-   ``calculator`` target style (every computation a ``<<EXPR=VALUE>>`` call; the path check is the first step
-   of every target), structural zeros at ``no_path_rate``;
+   ``named`` target style (``derivation``: every computation a ``<<EXPR=VALUE>>`` call, every variable written
+   by its name from the prompt, not by the engine's letter; the path check is the first step of every
+   target), structural zeros at ``no_path_rate``;
 2. ``OUT/sft``: SFT of stage 1's model on graphs of ``nodes``;
 3. ``OUT/ppo``: PPO of stage 2's model (``rl_minutes`` > 0) with ``tools: calculator`` rollouts (the inserted
    values are the tool's, not the policy's actions) and the reward ``reward_weights`` over format, accuracy,
@@ -56,6 +57,8 @@ class RecipeArgs:
     small_nodes: list = _f([3, 4], "graph sizes of the first SFT stage, [min, max]")
     nodes: list = _f([3, 6], "graph sizes of the second SFT stage and of PPO, [min, max]")
     no_path_rate: float = _f(0.2, "share of structural-zero questions in the training items")
+    derivation: str = _f("named", "SFT target style: 'named' (calculator calls, variables by their names from the "
+                                  "prompt) or 'calculator' (calculator calls, the engine's node letters)")
     sft_lr: float = _f(1e-4, "SFT learning rate")
     sft_batch_size: int = _f(4, "SFT rows per step")
     max_length: int = _f(1024, "SFT: longer rows are dropped")
@@ -76,6 +79,9 @@ class RecipeArgs:
             raise UserError(f"minutes must be > 0, got {self.minutes}")
         if not 0 < self.sft_share <= 1:
             raise UserError(f"sft_share must be in (0, 1], got {self.sft_share}")
+        if self.derivation not in ("named", "calculator"):
+            raise UserError(f"derivation must be 'named' or 'calculator' (the tool is used at decoding), "
+                            f"got {self.derivation!r}")
         if self.rl_minutes < 0:
             raise UserError(f"rl_minutes must be >= 0, got {self.rl_minutes}")
         from whygym.scoring.rewards import check_weights
@@ -97,7 +103,7 @@ def _sft_args(cfg: RecipeArgs, model: str, nodes: list, minutes: float, stage: i
 
     return SFTArgs(model=model, seed=cfg.seed, tasks=list(cfg.tasks), n_train=cfg.n_train,
                    train_seed=cfg.train_seed + stage, heldout_n=cfg.heldout_n, heldout_seed=cfg.heldout_seed,
-                   nodes=list(nodes), no_path_rate=cfg.no_path_rate, derivation="calculator", lr=cfg.sft_lr,
+                   nodes=list(nodes), no_path_rate=cfg.no_path_rate, derivation=cfg.derivation, lr=cfg.sft_lr,
                    steps=1_000_000, minutes=minutes, batch_size=cfg.sft_batch_size, max_length=cfg.max_length,
                    save_steps=cfg.save_steps)
 
