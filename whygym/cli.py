@@ -41,12 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"whygym {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     for name in _SUBCOMMAND_MODULES:
-        try:
-            mod = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if e.name == name:  # not written yet
-                continue
-            raise
+        mod = importlib.import_module(name)
         mod.register(sub)
         if hasattr(mod, "register_dedup"):
             mod.register_dedup(sub)

@@ -75,15 +75,6 @@ def test_cli_unknown_option_names_nearest(capsys):
     assert "did you mean --steps?" in capsys.readouterr().err
 
 
-def test_cli_ppo_without_module_is_a_clear_error(capsys, tmp_path):
-    import importlib.util
-
-    if importlib.util.find_spec("whygym.train.ppo") is not None:
-        pytest.skip("whygym.train.ppo exists in this checkout")
-    assert main(["train", "ppo", "--config", str(CONFIGS / "ppo.yaml"), "--out", str(tmp_path)]) == 2
-    assert "whygym/train/ppo.py" in capsys.readouterr().err
-
-
 def test_cli_vllm_guard(tmp_path, capsys):
     import importlib.util
 

@@ -72,7 +72,7 @@ def _parse_levels(spec: str | None, what: str) -> dict[str, str]:
         c, sep, lvl = part.partition("=")
         c, lvl = c.strip(), lvl.strip()
         if not sep or c not in COMPONENTS or lvl not in COMPONENTS[c]:
-            from whygym.cli import UserError
+            from whygym.errors import UserError
 
             raise UserError(f"{what} {part!r}: write COMPONENT=LEVEL with levels "
                             + "; ".join(f"{k}: {'|'.join(v)}" for k, v in COMPONENTS.items()))
@@ -82,7 +82,7 @@ def _parse_levels(spec: str | None, what: str) -> dict[str, str]:
 
 def _items(args):
     from whygym.attribution.prompts import base_items, parse_gen_spec
-    from whygym.cli import UserError
+    from whygym.errors import UserError
 
     try:
         tasks, n, seed = parse_gen_spec(args.benchmark)
@@ -95,7 +95,7 @@ def _items(args):
 
 
 def _backend(args, arm_items=None):
-    from whygym.cli import UserError
+    from whygym.errors import UserError
 
     if args.model.startswith("scripted:"):
         from whygym.attribution.scripted import scripted_backend
@@ -118,7 +118,7 @@ def _backend(args, arm_items=None):
 
 def _prompt_mode(args, out: Path) -> int:
     from whygym.attribution.prompts import Design, build_arms, prompt_attribution
-    from whygym.cli import UserError
+    from whygym.errors import UserError
 
     comps = [c.strip() for c in args.components.split(",") if c.strip()]
     try:
@@ -175,7 +175,7 @@ def format_prompt_table(doc: dict[str, Any]) -> str:
 def _layers_mode(args, out: Path) -> int:
     from whygym.attribution.layers import layer_attribution
     from whygym.attribution.plot import plot_layer_ranking
-    from whygym.cli import UserError
+    from whygym.errors import UserError
     from whygym.tasks.variants import intervene
 
     items = _items(args)[:args.layer_items]
@@ -244,7 +244,7 @@ def _discovery_mode(args, out: Path) -> int:
 def replot(out: Path, top: int = 20) -> list[str]:
     """Redraw every PNG from ``out/attribution.json`` (no model needed)."""
     from whygym.attribution.plot import plot_discovery, plot_layer_ranking, plot_prompt_attribution
-    from whygym.cli import UserError
+    from whygym.errors import UserError
 
     path = out / "attribution.json"
     if not path.exists():

@@ -13,10 +13,9 @@ Every failure is a :class:`whygym.cli.UserError` that says what was given, what 
 from __future__ import annotations
 
 import difflib
-import importlib
 from pathlib import Path
 
-from whygym.cli import UserError
+from whygym.errors import UserError
 from whygym.items import Item
 
 __all__ = ["load_items", "SOURCE_HELP"]
@@ -72,21 +71,13 @@ def _suite(spec: str, limit: int | None) -> list[Item]:
     if len(parts) != 4 or not parts[1]:
         raise UserError(f"--benchmark {spec!r}: test suites read suite:NAME:N:SEED, e.g. suite:rephrased:20:0")
     n, seed = _ints(spec, parts[2:], ("N", "SEED"))
-    try:
-        suites = importlib.import_module("whygym.tasks.suites")
-    except ModuleNotFoundError as e:
-        if e.name != "whygym.tasks.suites":
-            raise
-        raise UserError(f"--benchmark {spec!r}: test suites come from whygym.tasks.suites, which this checkout "
-                        "does not have yet; use gen:TASKS:N:SEED for generated items meanwhile") from None
+    from whygym.tasks import suites
+
     try:
         items = list(suites.build_suite(parts[1], n, seed))
     except (KeyError, ValueError) as e:
-        known = getattr(suites, "SUITES", None)
-        hint = ""
-        if known:
-            near = difflib.get_close_matches(parts[1], list(known), n=1)
-            hint = (f" (did you mean {near[0]!r}?)" if near else "") + f"; known suites: {', '.join(known)}"
+        near = difflib.get_close_matches(parts[1], list(suites.SUITES), n=1)
+        hint = (f" (did you mean {near[0]!r}?)" if near else "") + f"; known suites: {', '.join(suites.SUITES)}"
         raise UserError(f"--benchmark {spec!r}: {e}{hint}") from None
     for it in items:
         it.meta.setdefault("benchmark", spec)

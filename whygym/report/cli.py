@@ -47,7 +47,7 @@ def register(sub) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from whygym.cli import UserError
+    from whygym.errors import UserError
     from whygym.report._build import build_report
     from whygym.report._discover import discover
 

@@ -55,7 +55,7 @@ def register(sub) -> None:
 def run(args) -> int:
     from tqdm import tqdm
 
-    from whygym.cli import UserError
+    from whygym.errors import UserError
     from whygym.tasks import GenConfig, generate, get_task
 
     if args.n < 1:
@@ -120,7 +120,7 @@ def run_dedup(args) -> int:
     import json
 
     from whygym.benchmarks import load_benchmark
-    from whygym.cli import UserError
+    from whygym.errors import UserError
     from whygym.items import atomic_write_text
     from whygym.tasks.dedup import find_overlap, structure_key
 

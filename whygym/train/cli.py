@@ -26,7 +26,7 @@ import sys
 import typing
 from pathlib import Path
 
-from whygym.cli import UserError
+from whygym.errors import UserError
 
 _EPILOG = "Values are read as YAML scalars: --lora true, --tasks '[ATE, PN]', --reward_weights '{accuracy: 1}'."
 
@@ -77,16 +77,6 @@ def _overrides(args: argparse.Namespace) -> dict:
     return {k[len("field__"):]: v for k, v in vars(args).items() if k.startswith("field__")}
 
 
-def _ppo_module():
-    """The PPO settings module (torch-free, so the parser builds fast); None when PPO is absent."""
-    try:
-        return importlib.import_module("whygym.train.ppo_config")
-    except ModuleNotFoundError as e:
-        if e.name == "whygym.train.ppo_config":
-            return None
-        raise
-
-
 def register(sub) -> None:
     from whygym.train.config import METHOD_CONFIGS
     from whygym.train.export import ExportArgs
@@ -101,14 +91,12 @@ def register(sub) -> None:
         _add_fields(sp, cls)
         sp.set_defaults(func=_run_method, train_method=method, train_cls=cls)
 
-    mod = _ppo_module()
+    from whygym.train.ppo_config import PPOConfig  # torch-free, so the parser builds fast
+
     ppo_help = "proximal policy optimisation with whygym's verifiable reward (whygym.train.ppo)"
-    sp = tsub.add_parser("ppo", help=ppo_help, epilog=_EPILOG,
-                         description=ppo_help + ("" if mod is not None else
-                                                 ". NOT AVAILABLE in this checkout: whygym/train/ppo.py is missing."))
+    sp = tsub.add_parser("ppo", help=ppo_help, epilog=_EPILOG, description=ppo_help)
     _common(sp, "ppo")
-    if mod is not None and hasattr(mod, "PPOConfig"):
-        _add_fields(sp, mod.PPOConfig)
+    _add_fields(sp, PPOConfig)
     sp.set_defaults(func=_run_ppo)
 
     from whygym.train.recipe import RecipeArgs
@@ -202,15 +190,7 @@ def _report(s: dict) -> None:
 
 
 def _run_ppo(args: argparse.Namespace) -> int:
-    try:
-        mod = importlib.import_module("whygym.train.ppo")  # the trainer itself (imports torch)
-    except ModuleNotFoundError as e:
-        if e.name != "whygym.train.ppo":
-            raise
-        mod = None
-    if mod is None or not hasattr(mod, "train_ppo") or not hasattr(mod, "PPOConfig"):
-        raise UserError("PPO is not available in this checkout: whygym/train/ppo.py (train_ppo, PPOConfig) is "
-                        "missing. Use grpo meanwhile: whygym train grpo --config configs/grpo.yaml --out DIR")
+    mod = importlib.import_module("whygym.train.ppo")  # the trainer itself (imports torch)
     from whygym.train.config import GRPOArgs, load_config
     from whygym.train.ppo_config import DATA_FIELDS
     from whygym.train.trainers import _to_dataset, build_dataset
