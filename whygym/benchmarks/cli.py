@@ -47,7 +47,7 @@ def it_is_caugym(items) -> bool:
 def run(args) -> int:
     from whygym.benchmarks import load_benchmark
     from whygym.benchmarks.audit import audit_items
-    from whygym.cli import UserError
+    from whygym.errors import UserError
     from whygym.items import atomic_write_text
 
     total_agree = total = 0

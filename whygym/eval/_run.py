@@ -33,7 +33,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from whygym.cli import UserError
+from whygym.errors import UserError
 from whygym.eval._sources import load_items
 from whygym.items import atomic_write_text
 

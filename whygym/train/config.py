@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from whygym.cli import UserError
+from whygym.errors import UserError
 
 __all__ = ["TrainArgs", "SFTArgs", "DPOArgs", "KTOArgs", "GRPOArgs", "METHOD_CONFIGS", "load_config",
            "coerce_value", "config_to_dict"]

@@ -63,7 +63,7 @@ class ExportArgs:
     method = "export"
 
     def validate(self) -> None:
-        from whygym.cli import UserError
+        from whygym.errors import UserError
 
         if self.format not in FORMATS:
             raise UserError(f"format {self.format!r} is not known; use one of {', '.join(FORMATS)}")

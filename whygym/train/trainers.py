@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from whygym.cli import UserError
+from whygym.errors import UserError
 from whygym.items import atomic_write_text
 from whygym.train.config import DPOArgs, GRPOArgs, KTOArgs, TrainArgs, config_to_dict, reward_ends
 
