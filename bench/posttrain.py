@@ -109,14 +109,14 @@ def train(method: str, a, log: Path) -> dict:
     out = Path(a.out) / method
     cfg = ROOT / "configs" / f"{method}.yaml"
     base = [*_whygym(), "train", method, "--config", str(cfg), "--out", str(out), "--model", a.model]
-    extra = ["--minutes", str(a.minutes), "--steps", "100000", "--heldout_n", str(a.test_n),
-             "--heldout_seed", str(HELDOUT_SEED), "--n_train", str(a.n_train)]
+    extra = ["--minutes", str(a.minutes), "--steps", "100000", "--heldout-n", str(a.test_n),
+             "--heldout-seed", str(HELDOUT_SEED), "--n-train", str(a.n_train)]
     if method == "ppo":  # whygym's own trainer: checkpoints through save_every, rollouts of max_new_tokens
-        extra += ["--save_every", "0", "--max_new_tokens", str(a.gen_tokens)]
+        extra += ["--save-every", "0", "--max-new-tokens", str(a.gen_tokens)]
     else:
-        extra += ["--save_steps", "100000", "--derivation", a.derivation]
+        extra += ["--save-steps", "100000", "--derivation", a.derivation]
     if method == "grpo":
-        extra += ["--max_completion_length", str(a.gen_tokens)]
+        extra += ["--max-completion-length", str(a.gen_tokens)]
     rc, wall = _run(base + extra, log)
     cmds = [shlex.join(base + extra)]
     summary = {}

@@ -138,13 +138,13 @@ def run(args) -> int:
                                        str(out / "before")], out / "before" / "results.json", log)
     final = out / "train" / "final"
     train_argv = ["train", args.method, "--out", str(out / "train"), "--model", args.model,
-                  "--minutes", str(prof["train_minutes"]), "--steps", "100000", "--n_train", str(prof["n_train"]),
-                  "--heldout_n", str(prof["test_n"]), "--heldout_seed", str(HELDOUT_SEED)]
+                  "--minutes", str(prof["train_minutes"]), "--steps", "100000", "--n-train", str(prof["n_train"]),
+                  "--heldout-n", str(prof["test_n"]), "--heldout-seed", str(HELDOUT_SEED)]
     if recipe:
         train_argv = [a for a in train_argv if a not in ("--steps", "100000")]
-        train_argv += ["--rl_max_new_tokens", gen_tokens, "--resume"]  # resume: the unfinished stage, if any
+        train_argv += ["--rl-max-new-tokens", gen_tokens, "--resume"]  # resume: the unfinished stage, if any
     elif args.method == "ppo":  # no target text: PPO learns from its own rollouts, as long as the eval's answers
-        train_argv += ["--max_new_tokens", gen_tokens]
+        train_argv += ["--max-new-tokens", gen_tokens]
     else:
         train_argv += ["--derivation", args.derivation]
     if not recipe and (out / "train" / "checkpoints").exists():

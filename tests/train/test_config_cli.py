@@ -64,8 +64,28 @@ def test_cli_help_lists_fields(capsys):
         assert e.value.code == 0
         out = capsys.readouterr().out
         for f in dataclasses.fields(cls):
-            assert f"--{f.name}" in out
+            assert f"--{f.name.replace('_', '-')}" in out  # one spelling per concept: hyphens, as every command
+            if "_" in f.name:
+                assert f"--{f.name} " not in out  # the YAML key's spelling is a hidden alias
         assert "--config" in out and "--out" in out and "--resume" in out
+
+
+def test_cli_old_spelling_is_a_deprecated_alias(capsys, tmp_path):
+    from whygym.cli import build_parser
+
+    p = build_parser()
+    new = p.parse_args(["train", "sft", "--out", "x", "--max-length", "77", "--n-train", "5"])
+    assert "deprecated" not in capsys.readouterr().err
+    old = p.parse_args(["train", "sft", "--out", "x", "--max_length", "77", "--n_train", "5"])
+    err = capsys.readouterr().err
+    assert "--max_length is deprecated; use --max-length" in err and "--n_train is deprecated; use --n-train" in err
+    assert vars(new) == vars(old) and new.field__max_length == "77"
+    with pytest.raises(SystemExit):
+        p.parse_args(["train", "sft", "--out", "x", "--max-lenght", "3"])
+    assert "did you mean --max-length?" in capsys.readouterr().err
+    # whygym attribute: --limit, as whygym eval (--n was its old name)
+    a = p.parse_args(["attribute", "--out", str(tmp_path), "--n", "4"])
+    assert a.limit == 4 and "--n is deprecated; use --limit" in capsys.readouterr().err
 
 
 def test_cli_unknown_option_names_nearest(capsys):

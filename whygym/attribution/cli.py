@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from whygym.cliargs import deprecated_alias
 from whygym.items import atomic_write_text
 
 __all__ = ["register", "run"]
@@ -89,8 +90,8 @@ def _items(args):
     except ValueError as e:
         raise UserError(str(e)) from None
     items = base_items(tasks, n, seed, nodes=(args.min_nodes, args.max_nodes))
-    if args.n is not None:
-        items = items[:args.n]
+    if args.limit is not None:
+        items = items[:args.limit]
     return items
 
 
@@ -291,7 +292,8 @@ def register(sub) -> None:
                    "or scripted:COMPONENTS (a fake model that is right iff those components are visible)")
     p.add_argument("--benchmark", default="gen:ATE,NDE:10:0",
                    help="generated base items gen:TASKS:N:SEED (real names, so knowledge can be removed)")
-    p.add_argument("--n", type=int, default=None, help="use only the first N base items")
+    p.add_argument("--limit", type=int, default=None, help="use only the first N base items")
+    deprecated_alias(p, "--n", "--limit", type=int)
     p.add_argument("--components", default="names,data",
                    help="comma list of names,data,graph,instruction: the factors of the 2^k design")
     p.add_argument("--off", default=None, help="alternative off levels, e.g. names=anticommonsense,"

@@ -6,7 +6,7 @@ given with ``--config`` sets them, ``--key value`` overrides them, and ``--help`
     whygym train sft --config configs/sft.yaml --out runs/sft --steps 20 --derivation spelled
     whygym train grpo --config configs/grpo.yaml --out runs/grpo --model runs/sft/final
     whygym train sft --config configs/sft.yaml --out runs/sft --resume
-    whygym train export --format verl --out data/whygym_train.parquet --n_train 500
+    whygym train export --format verl --out data/whygym_train.parquet --n-train 500
     whygym train recipe --config configs/recipe.yaml --out runs/recipe      # SFT stages, then PPO
 
 Several GPUs or nodes (configs/accelerate/README.md)::
@@ -26,9 +26,11 @@ import sys
 import typing
 from pathlib import Path
 
+from whygym.cliargs import deprecated_alias, flag
 from whygym.errors import UserError
 
-_EPILOG = "Values are read as YAML scalars: --lora true, --tasks '[ATE, PN]', --reward_weights '{accuracy: 1}'."
+_EPILOG = ("Values are read as YAML scalars: --lora true, --tasks '[ATE, PN]', --reward-weights '{accuracy: 1}'. "
+           "Each setting is its --config key with '_' written '-'.")
 
 
 class _StrictParser(argparse.ArgumentParser):
@@ -38,9 +40,10 @@ class _StrictParser(argparse.ArgumentParser):
         ns, extras = super().parse_known_args(args, namespace)
         keys = [a.split("=", 1)[0] for a in extras if a.startswith("--")]
         if keys:
-            known = [o[2:] for a in self._actions for o in a.option_strings if o.startswith("--")]
+            known = [o[2:] for a in self._actions for o in a.option_strings
+                     if o.startswith("--") and a.help is not argparse.SUPPRESS]
             k = keys[0][2:]
-            near = difflib.get_close_matches(k.replace("-", "_"), known, n=1)
+            near = difflib.get_close_matches(k.replace("_", "-"), known, n=1)
             hint = f"; did you mean --{near[0]}?" if near else ""
             self.error(f"unknown setting --{k}{hint} (--help lists the settings)")
         return ns, extras
@@ -67,8 +70,10 @@ def _add_fields(p: argparse.ArgumentParser, cls: type) -> list[str]:
         else:
             default = None
         help_text = (f.metadata.get("help", "") + f" (default: {json.dumps(default)})").replace("%", "%%")
-        g.add_argument(f"--{f.name}", dest=f"field__{f.name}", metavar=_type_name(hints.get(f.name, str)),
+        g.add_argument(flag(f.name), dest=f"field__{f.name}", metavar=_type_name(hints.get(f.name, str)),
                        default=argparse.SUPPRESS, help=help_text)
+        if flag(f.name) != f"--{f.name}":  # the field's own spelling, as the YAML key
+            deprecated_alias(g, f"--{f.name}", flag(f.name), dest=f"field__{f.name}")
         names.append(f.name)
     return names
 

@@ -119,6 +119,7 @@ LOG_KEYS = ("step", "reward", "reward_std", "reward_none", "kl", "kl_coef", "non
 
 from whygym.train.ppo_config import PPOConfig  # noqa: E402  (settings live in a torch-free module)
 from whygym.train.config import reward_ends  # noqa: E402
+from whygym.items import atomic_write_text  # noqa: E402
 
 
 # ----------------------------------------------------------------------------------------------
@@ -862,6 +863,7 @@ def train_ppo(cfg: PPOConfig, out_dir: str | os.PathLike, *, model=None, tokeniz
         all_rows = [json.loads(x) for x in log_path.read_text().splitlines() if x.strip()]
     reward_first, reward_last = reward_ends([r["reward"] for r in all_rows])
     summary = {
+        "method": "ppo",
         "steps": start_step + len(rows_logged),
         "steps_target": cfg.steps,
         "stopped_by_budget": stopped_by_budget,
@@ -878,7 +880,9 @@ def train_ppo(cfg: PPOConfig, out_dir: str | os.PathLike, *, model=None, tokeniz
         "seconds": time.time() - t_start,
         "mean_step_s": float(np.mean([r["seconds"] for r in rows_logged])) if rows_logged else None,
         "device": str(device),
+        "world_size": accelerator.num_processes,  # processes under accelerate launch
         "config": asdict(cfg),
     }
-    (out / "train_summary.json").write_text(json.dumps(summary, indent=1))
+    if accelerator.is_main_process:
+        atomic_write_text(out / "train_summary.json", json.dumps(summary, indent=1))
     return summary

@@ -21,7 +21,7 @@ the stage it was in; within a stage, ``--resume`` continues from the stage's las
 ``OUT/final`` is a link to the last stage's ``final/``; ``OUT/recipe_summary.json`` records the stages, their
 budgets and summaries. The budget ``minutes`` is split: ``sft_share`` of it to SFT (half to each stage),
 ``rl_minutes`` (the rest when 0) to PPO. On a GPU the same config runs unchanged (``accelerate launch``);
-vLLM generation belongs to GRPO (``whygym train grpo --use_vllm true``), not to this PPO loop.
+vLLM generation belongs to GRPO (``whygym train grpo --use-vllm true``), not to this PPO loop.
 """
 
 from __future__ import annotations

@@ -318,6 +318,7 @@ def train(method: str, cfg: TrainArgs, out_dir: str | os.PathLike, *, model=None
         "mean_step_s": round(sum(log_cb.step_times) / len(log_cb.step_times), 4) if log_cb.step_times else None,
         "first_loss": losses[0] if losses else None, "final_loss": losses[-1] if losses else None,
         "final_dir": str(final), "device": "cpu" if use_cpu else "cuda",
+        "world_size": int(getattr(trainer.args, "world_size", 1) or 1),  # processes under accelerate launch
         "versions": {"torch": torch.__version__, "trl": trl.__version__},
         "command": " ".join(argv if argv is not None else ["python"] + sys.argv),
     }
