@@ -19,10 +19,16 @@ Value words
 -----------
 The text says "smku being low", "降雨量为大". Which word means 0 is only shown by the math
 (``data_info_math``). For each item we align the worded statements with the math statements
-(same probability, same variables) and learn, per variable, word -> value; a variable's other word
-gets the complementary value. Words the math does not settle fall back to :data:`DEFAULT_ZERO_WORDS`
-/ :data:`DEFAULT_ONE_WORDS` (low/no/bad/... = 0, high/yes/good/... = 1), and the fallbacks used are
-listed in ``info["defaulted"]`` so a report can count them.
+(same probability, same variables on each side, in any order) and learn, per variable, word -> value;
+a variable's other word gets the complementary value. Words the math does not settle get a coding per
+variable that gives the variable's two words two different values, whatever lists or other variables
+say: the first word its value in :data:`DEFAULT_ZERO_WORDS` / :data:`DEFAULT_ONE_WORDS` (low/no/bad/...
+= 0, high/yes/good/... = 1) or, when the lists do not know it, 0 (``info["assumed"]``); the second
+word the other value. Relabelling a binary variable's values everywhere changes no answer, so this
+is exact whenever the numbers and the question are read from the same words. The words read from the
+default lists are listed in ``info["defaulted"]``. When the given comes from the math and a queried
+variable's word is not settled by it, the words' own reading is used if it is complete
+(``info["words_over_math"]``), else the guess is recorded in ``info["guessed"]``.
 
 Failures never raise: :func:`parse_calm_record` and :func:`parse_prompt` return the list of problems,
 which loaders store in ``item.meta["parse_error"]``.
@@ -325,7 +331,8 @@ def _pairs_from_words(seg: str, name_alt: str, lang: str) -> list[tuple[str, str
     for i, m in enumerate(ms):
         end = ms[i + 1].start() if i + 1 < len(ms) else len(seg)
         val = seg[m.end():end].strip()
-        val = re.sub(r"(?:,|，|、|\band\b|且|以及|和)\s*$", "", val).strip()
+        if i + 1 < len(ms):  # the separator before the next pair; the last value ends the segment ("温和")
+            val = re.sub(r"(?:,|，|、|\band\b|且|以及|和)\s*$", "", val).strip()
         letter = None
         a = re.search(r"\s*\(([A-Z]\w*)=(\d)\)\s*$", val)
         if a:
@@ -360,7 +367,8 @@ def parse_worded_statements(data_info: str, names: list[str], lang: str = "en"
     stmts, problems = [], []
     if not alt:
         return stmts, (["no variable names to read the numbers with"] if data_info.strip() else [])
-    for sent in _sentences(data_info, lang):
+    sentences = _sentences(data_info, lang)
+    for pos, sent in enumerate(sentences):
         if lang == "en":
             m = (re.fullmatch(rf"for those with (?P<cond>.+?), the probability of (?P<out>.+?) is (?P<p>{NUM})\.?",
                               sent, re.I | re.S)
@@ -378,73 +386,144 @@ def parse_worded_statements(data_info: str, names: list[str], lang: str = "en"
             continue
         outs = [(canon.get(nm.lower(), nm), w, lt) for nm, w, lt in outs]
         conds = [(canon.get(nm.lower(), nm), w, lt) for nm, w, lt in conds]
-        stmts.append({"outs": outs, "conds": conds, "p": float(m["p"]), "p_text": m["p"]})
+        stmts.append({"outs": outs, "conds": conds, "p": float(m["p"]), "p_text": m["p"], "pos": pos,
+                      "of": len(sentences)})
     return stmts, problems
 
 
 # --- value-word resolution --------------------------------------------------------------------------------
 class _Values:
-    """Per-variable word -> 0/1 map, learned from math, completed by complement, then defaults."""
+    """Per-variable word -> 0/1 coding of one item.
+
+    *Settled* words are those the item itself fixes: learned from math statements that state the same
+    thing (:func:`_align`), from inline ``(C=0)`` annotations or from the Reason, and the other word of
+    a variable one of whose values is settled (a binary variable has two values). Every other word gets
+    a *tentative* coding, one variable at a time, so that the variable's two words always take two
+    different values: the first word its default-list value (``defaulted``) or, when the lists do not
+    know it, a free value (``assumed``); the variable's next word the other value, whatever the lists
+    say of it (two words of one variable that the lists read alike, "healthy"/"positive", or words
+    shared by several variables are read per variable). Relabelling both values of a binary variable
+    everywhere changes no answer, so a tentative coding is right whenever the numbers and the question
+    are read with the same coding (the words of ``data_info`` and the question); against the math's
+    own 0/1 it is a guess, and :meth:`guessed` lists such words for the parse report.
+
+    A third word of a variable (a synonym) is coded like the coded word the default lists read alike;
+    when none is, it cannot be read (``None``).
+    """
 
     def __init__(self, lang: str, free: bool = True):
         self.lang = lang
         self.free = free
-        self.learned: dict[str, dict[str, int]] = {}
+        self.learned: dict[str, dict[str, int]] = {}  # settled by the item
+        self.tentative: dict[str, dict[str, int]] = {}  # coded by the lists / freely, consistently per variable
         self.conflicts: list[str] = []
         self.defaulted: list[tuple[str, str, int]] = []
         self.assumed: list[tuple[str, str, int]] = []
 
+    @staticmethod
+    def _key(word: str) -> str:
+        return " ".join(word.lower().split())
+
     def learn(self, var: str, word: str, value: int) -> None:
-        w = word.lower()
+        w = self._key(word)
         d = self.learned.setdefault(var, {})
         if d.get(w, value) != value:
             self.conflicts.append(f"word {word!r} of {var} read as both {d[w]} and {value}")
         d[w] = value
 
+    def settled(self, var: str, word: str) -> bool:
+        return self._key(word) in self.learned.get(var, {})
+
+    def _synonym(self, coded: dict[str, int], w: str) -> int | None:
+        """The value of a coded word that the default lists read like ``w`` (or unlike it: the other)."""
+        dw = default_value(w, self.lang)
+        if dw is None:
+            return None
+        same = {v for k, v in coded.items() if default_value(k, self.lang) == dw}
+        other = {1 - v for k, v in coded.items() if default_value(k, self.lang) == 1 - dw}
+        got = same | other
+        return got.pop() if len(got) == 1 else None
+
     def value(self, var: str, word: str) -> int | None:
-        w = word.lower()
+        w = self._key(word)
         d = self.learned.get(var, {})
         if w in d:
             return d[w]
-        others = {v for k, v in d.items() if k != w}
-        if len(others) == 1:  # binary variable: the other word has the other value
-            return 1 - others.pop()
+        t = self.tentative.get(var, {})
+        if w in t:
+            return t[w]
+        if d:
+            seen = set(d.values())
+            # binary variable: the other word of a settled one has the other value (settled too)
+            v = 1 - seen.pop() if len(seen) == 1 else self._synonym(d, w)
+            if v is not None:
+                d[w] = v
+            return v
+        if t:
+            seen = set(t.values())
+            v = 1 - seen.pop() if len(seen) == 1 else self._synonym(t, w)
+            if v is not None:
+                t[w] = v
+                (self.defaulted if default_value(w, self.lang) == v else self.assumed).append((var, word, v))
+            return v
         v = default_value(w, self.lang)
         if v is not None:
             self.defaulted.append((var, word, v))
-            return v
-        if self.free and len(set(d.values())) < 2:
-            # Nothing in the item settles this word. Any consistent 0/1 coding of a binary variable
-            # gives the same answers (relabelling both values everywhere changes no number), so the
-            # first unsettled word takes the free value and the variable's other word the other one.
-            v = 1 if 0 in d.values() else 0
-            self.learn(var, word, v)
+        elif self.free:
+            # Nothing in the item settles this word and the lists do not know it: any consistent
+            # coding gives the same answers, so it takes 0 and the variable's other word 1.
+            v = 0
             self.assumed.append((var, word, v))
+        else:
+            return None
+        self.tentative.setdefault(var, {})[w] = v
         return v
+
+    def guessed(self, variables) -> list[tuple[str, str, int]]:
+        """Tentatively coded words of these variables (against a source that has its own 0/1)."""
+        return [(var, w, v) for var in variables for w, v in self.tentative.get(var, {}).items()]
 
 
 def _align(words: list[dict], math: list[dict | None], name2id: dict[str, str], values: _Values) -> int:
-    """Learn value words from math statements that state the same thing; returns how many aligned."""
+    """Learn value words from math statements that state the same thing; returns how many aligned.
+
+    A worded statement and a math statement state the same thing when they give the same number and
+    the same variables on each side of the bar (in any order: "For those with A and B" may be
+    ``P(.|B=..,A=..)``). The math statement at the sentence's position is preferred when there are as
+    many math statements as sentences; otherwise, one with that number and those variables is used
+    only when no other unused one would code the words differently (numbers repeat).
+    """
     n = 0
-    used = set()
+    used: set[int] = set()
+
+    def coding(ws, ms):
+        if ms is None or abs(ms["p"] - ws["p"]) > 1e-12:
+            return None
+        out = []
+        for wside, mside in ((ws["outs"], ms["outs"]), (ws["conds"], ms["conds"])):
+            wv = {name2id.get(nm.lower()): w for nm, w, _ in wside}
+            mv = dict(mside)
+            if None in wv or len(wv) != len(wside) or set(wv) != set(mv) or len(mv) != len(mside):
+                return None
+            out += [(var, wv[var], mv[var]) for var in wv]
+        return out
+
     for i, ws in enumerate(words):
-        cands = [i] if i < len(math) else []
-        cands += [j for j, ms in enumerate(math) if ms is not None and ms["p_text"] == ws["p_text"] and j != i]
-        for j in cands:
-            ms = math[j] if j < len(math) else None
-            if ms is None or j in used or abs(ms["p"] - ws["p"]) > 1e-12:
-                continue
-            wl = [(name2id.get(nm.lower()), w) for nm, w, _ in ws["outs"]] + \
-                 [(name2id.get(nm.lower()), w) for nm, w, _ in ws["conds"]]
-            ml = ms["outs"] + ms["conds"]
-            if len(ws["outs"]) != len(ms["outs"]) or len(wl) != len(ml) or \
-                    any(a != b for (a, _), (b, _) in zip(wl, ml)):
-                continue
-            for (var, w), (_, v) in zip(wl, ml):
-                values.learn(var, w, v)
-            used.add(j)
-            n += 1
-            break
+        # the math statement at the sentence's own position, when the two lists are equally long
+        i = ws.get("pos", i) if ws.get("of", len(math)) == len(math) else -1
+        here = coding(ws, math[i]) if 0 <= i < len(math) and i not in used else None
+        pick = (i, here) if here is not None else None
+        if pick is None:
+            cands = [(j, c) for j, ms in enumerate(math) if j not in used and ms is not None
+                     and ms["p_text"] == ws["p_text"] and (c := coding(ws, ms)) is not None]
+            if cands and len({tuple(c) for _, c in cands}) == 1:
+                pick = cands[0]
+        if pick is None:
+            continue
+        for var, w, v in pick[1]:
+            values.learn(var, w, v)
+        used.add(pick[0])
+        n += 1
     return n
 
 
@@ -621,8 +700,14 @@ def parse_question(task: str, question: str, instruction: str, name2id: dict[str
     return query, problems
 
 
+_VALUE_WORD_PROBLEM = re.compile(r"cannot read .* \(value of \S+\) as 0/1$|cannot read .* being .* as a value"
+                                 r"|word .* of \S+ read as both", re.S)
+
+
 def _finish(graph, query, given, problems, values, info):
     problems = list(dict.fromkeys(problems + values.conflicts))  # each problem once, in order
+    if problems:  # the auditor trusts the graph of an item whose only unread parts are value words
+        info["only_value_word_problems"] = all(_VALUE_WORD_PROBLEM.match(p) for p in problems)
     info["defaulted"] = [list(t) for t in values.defaulted]
     if values.assumed:
         info["assumed"] = [list(t) for t in values.assumed]
@@ -670,6 +755,11 @@ def parse_calm_record(rec: dict[str, Any], task: str, lang: str = "en", use_math
     if use_math and math:
         _align(words, math, name2id, values)
     given_w, gp = _given_from_words(words, name2id, values)
+    query: dict[str, Any] = {}
+    if task in ("ATE", "CDE", "ETT", "NDE", "NIE", "PN", "PS"):
+        query, qp = parse_question(task, rec.get("Question", ""), rec.get("Instruction", ""), name2id, values, lang)
+        problems += qp
+        problems += _reason_check(rec.get("Reason") or {}, query)
     math_ok = bool(math) and all(s is not None for s in math)
     if use_math and math_ok and given_from != "words":
         given = {s["key"]: s["p"] for s in math}
@@ -677,17 +767,24 @@ def parse_calm_record(rec: dict[str, Any], task: str, lang: str = "en", use_math
         info["words_vs_math"] = "equal" if given_w == given and not wp and not gp else "differ"
         if info["words_vs_math"] == "differ":
             info["words_problems"] = wp + gp
+        # The question's words must be read with the math's own 0/1. A queried variable that the math
+        # states but whose words no math statement settles would be read by a guess: then the words'
+        # reading (one consistent coding for the numbers and the question) is used when it is complete.
+        in_math = {v for s in math for v, _ in s["outs"] + s["conds"]}
+        asked = {query.get("treatment"), query.get("outcome"), *(query.get("fixed") or {})} & in_math
+        guessed = values.guessed(sorted(asked))
+        if guessed and words and not wp and not gp:
+            given = given_w
+            info["given_source"] = "data_info words"
+            info["words_over_math"] = [list(g) for g in guessed]
+        elif guessed:
+            info["guessed"] = [list(g) for g in guessed]
     else:
         given = given_w
         problems += wp + gp
         info["given_source"] = "data_info words" if words else "none"
         if math and not math_ok:
             info["math_malformed"] = sum(s is None for s in math)
-    query: dict[str, Any] = {}
-    if task in ("ATE", "CDE", "ETT", "NDE", "NIE", "PN", "PS"):
-        query, qp = parse_question(task, rec.get("Question", ""), rec.get("Instruction", ""), name2id, values, lang)
-        problems += qp
-        problems += _reason_check(rec.get("Reason") or {}, query)
     return _finish(graph, query, given, problems, values, info)
 
 
