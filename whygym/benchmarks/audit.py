@@ -7,13 +7,28 @@ adjustment set until one whose terms are all stated is found. When none is, the 
 determined by what the item states, and the solver's answer is ``LACK_CONDITION``.
 
 Outcomes per item: ``agree`` (PROB within 5e-5 of the gold; or both ``LACK_CONDITION``), ``disagree``
-with a category, or ``unsolved`` (a solver gap: the text could not be parsed into a problem).
-Categories of disagreement:
+with a category, or ``unsolved`` (the text could not be read into a problem). Categories:
 
-* ``label error``: the item contradicts itself or the graph (e.g. its gold follows an estimand that is
-  invalid for its graph, or an "insufficient" item whose answer the stated numbers do determine);
-* ``rounding``: the gold differs by less than 5e-4, i.e. by a different rounding of intermediates;
-* ``solver gap``: anything else (whygym could not reproduce the gold and cannot say why).
+* ``rounding``: agree under a rounding convention. The gold is what the stated numbers give under a
+  stated convention (a PN/PS bound with ``P(y|do(x))`` kept unrounded), or what their *unrounded*
+  values give: the gold lies within the distance that moving every stated number inside its rounding
+  interval (half a unit of its last decimal) can move the derivation, plus the gold's own rounding
+  (the gold was computed from unrounded internals, as in CauGym's deconfounding and redundant sets).
+  A perfect reader of the prompt fails such an item under strict scoring; whether it also fails
+  CauGym's 5e-4 is in :attr:`AuditResult.reader`.
+* ``label error``: the item's numbers (or its graph alone) determine an answer that differs from the
+  gold, and the derivation is shown: a gold that follows an estimand invalid for the item's graph, an
+  "insufficient" item whose answer the stated numbers determine, a nonzero gold where the graph has
+  no path of the kind the task needs.
+* ``parse failure``: the item's text could not be read into a problem (or a value word had to be
+  guessed against the item's own math and the answers differ); never a label error.
+* ``solver gap``: the text was read, but whygym could not reproduce the gold and cannot say why (no
+  adjustment set whose terms are stated, or a difference that rounding does not explain); never a
+  label error.
+
+:attr:`AuditResult.reader` says how a perfect reader of the prompt (one who derives the answer from
+the stated numbers exactly and reports it to four decimals) is scored against the gold: ``strict``
+(CaLM's ``round(pred, 4) == round(gold, 4)``, i.e. 5e-5) and ``caugym`` (``|pred - gold| < 5e-4``).
 
 The ANSWER label of yes/no items is checked separately against the derivation's conclusion (the
 item's own Reason says the same for CaLM's ETT items whose ANSWER follows the sign of PROB).
@@ -21,21 +36,24 @@ item's own Reason says the same for CaLM's ETT items whose ANSWER follows the si
 
 from __future__ import annotations
 
+import itertools
 import json
+import random
 import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from whygym.items import PROB_TASKS, Item
+from whygym.scoring.match import MODES, prob_matches
 from whygym.scm.graph import DAG
-from whygym.tasks.core import Derivation, GivenLookup, MissingTerm, Problem, fmt4
+from whygym.tasks.core import Derivation, GivenLookup, MissingTerm, Problem, fmt4, parse_term_key
 from whygym.tasks.spec import get_task
 
 __all__ = ["AuditResult", "audit_item", "audit_items", "problem_from_item", "pair_by_reason"]
 
 LACK = "LACK_CONDITION"
 STRICT_TOL = 5e-5 + 1e-9
-ROUNDING_TOL = 5e-4
+CAUGYM_TOL = 5e-4  # CauGym's scorer: |pred - gold| < 5e-4
 
 
 @dataclass
@@ -44,13 +62,16 @@ class AuditResult:
     file: str
     task: str
     status: str  # agree | disagree | unsolved
-    category: str | None = None  # label error | rounding | solver gap
+    category: str | None = None  # rounding | label error | parse failure | solver gap
     gold: str = ""
     solved: str = ""
     note: str = ""
     steps: dict[str, str] = field(default_factory=dict)
     label_status: str | None = None  # agree | label error | None (no label to check)
     label_note: str = ""
+    # how a perfect reader of the prompt scores: {"strict": bool, "caugym": bool} (True: passes); None
+    # where the item could not be read or the gold is not a number / LACK_CONDITION
+    reader: dict[str, bool] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -123,6 +144,95 @@ def _unrounded_bound(p: Problem, given: dict[str, float]) -> float | None:
         return None
 
 
+def _value(p: Problem, given: dict[str, float], decimals: int, round_do: bool = True,
+           read: set | None = None) -> float | None:
+    """The derivation's value from these numbers (None when they do not determine it); ``read``
+    collects the keys of the terms it read (and of their complements)."""
+    spec = get_task(p.task)
+    kw = {"round_do": round_do} if p.task in ("PN", "PS") else {}
+    for exhaustive in (False, True):
+        look = GivenLookup(given, p.ids)
+        try:
+            v = spec.derive(p, look, exhaustive=exhaustive, decimals=decimals, **kw).value
+        except MissingTerm:
+            continue
+        except (ValueError, ZeroDivisionError):
+            return None
+        if read is not None:
+            for t, _ in look.used:
+                read.add(t.key)
+                c = t.complement()
+                if c is not None:
+                    read.add(c.key)
+        return v
+    return None
+
+
+def _rounding_reach(p: Problem, given: dict[str, float], decimals: int) -> tuple[float, float] | None:
+    """``(value, reach)``: the derivation from the stated numbers (no intermediate rounding) and how far
+    it can move when every stated number moves within its rounding interval (half a unit of its last
+    decimal), i.e. what unrounded values behind the stated ones could give.
+
+    The reach is the larger of (a) the sum, over the stated numbers, of the larger of the two one-sided
+    changes (exact to first order) and (b) the change at the two corners of the box those changes point
+    to (where products of changes add up, e.g. in the PN/PS ratios) or, for a PN/PS bound clamped at 0
+    or 1, at every corner; plus a margin for the remaining products of two changes (2.5e-9 each at four
+    decimals)."""
+    half = 0.5 * 10.0 ** -decimals
+    read: set = set()
+    base = _value(p, given, decimals, round_do=False, read=read)
+    if base is None:
+        return None
+    reach = 0.0
+    up: dict[str, float] = {k: 0.0 for k in given}  # the move of each number that raises the value
+    for k, v in given.items():
+        if parse_term_key(k, p.ids).key not in read:  # a number the derivation does not read
+            continue
+        hi = _value(p, {**given, k: v + half}, decimals, round_do=False)
+        lo = _value(p, {**given, k: v - half}, decimals, round_do=False)
+        if hi is None or lo is None:
+            return None
+        reach += max(abs(hi - base), abs(lo - base))
+        up[k] = half if hi >= lo else -half
+    corners = [{k: sign * up[k] for k in given} for sign in (1, -1)]
+    if p.task in ("PN", "PS") and base in (0.0, 1.0):
+        # A bound clamped at 0 or 1 is flat in every single number, yet moving several together can
+        # bring it inside: try every corner (a seeded sample of 512 beyond ten numbers).
+        keys = [k for k in given if parse_term_key(k, p.ids).key in read]
+        if len(keys) <= 10:
+            signs = itertools.product((-half, half), repeat=len(keys))
+        else:
+            rng = random.Random(0)
+            signs = ([rng.choice((-half, half)) for _ in keys] for _ in range(512))
+        corners += [dict(zip(keys, s)) for s in signs]
+    for moves in corners:
+        c = _value(p, {k: v + moves.get(k, 0.0) for k, v in given.items()}, decimals, round_do=False)
+        if c is None:
+            return None
+        reach = max(reach, abs(c - base))
+    n = sum(1 for m in up.values() if m)
+    return base, reach + n * n * half * half * 4 + 1e-9
+
+
+def _reader(solved: float | None, gold: dict[str, Any]) -> dict[str, bool] | None:
+    """How a perfect reader of the prompt, who answers the stated numbers' derivation to four decimals
+    (or ``LACK_CONDITION`` when they do not determine it), is scored against the gold."""
+    if gold.get("label") == LACK or solved is None:
+        if gold.get("label") == LACK or "prob" in gold:
+            ok = gold.get("label") == LACK and solved is None
+            return {m: ok for m in MODES}
+        return None
+    if "prob" not in gold:
+        return None
+    pred = float(fmt4(solved, 4))
+    return {m: prob_matches(pred, float(gold["prob"]), m) for m in MODES}
+
+
+def _guessed_words(item: Item) -> list:
+    """Value words of queried variables that the item's math states but does not settle (parse.py)."""
+    return list((item.meta.get("parse") or {}).get("guessed") or [])
+
+
 def _stated_numbers(text: str) -> set[float]:
     """Every probability a text states, as decimals ("0.4358") or percentages ("86.28%")."""
     nums = {round(float(m), 10) for m in re.findall(r"(?<![\d.])\d\.\d+", text)}
@@ -165,7 +275,7 @@ def _audit_cladder(item: Item) -> AuditResult:
     if qt not in _CLADDER or item.meta.get("parse_error") or not item.graph.get("nodes"):
         res.note = (f"CLadder query type {qt!r} is not one of whygym's tasks" if qt not in _CLADDER
                     else f"not parsed: {item.meta.get('parse_error', 'no structure')}")
-        res.category = None if qt not in _CLADDER else "solver gap"
+        res.category = None if qt not in _CLADDER else "parse failure"
         return res
     task, q = _CLADDER[qt]
     twin = Item(id=item.id, task=task, rung=item.rung, prompt=item.prompt, answer=item.answer, gold={},
@@ -174,13 +284,17 @@ def _audit_cladder(item: Item) -> AuditResult:
     try:
         p = problem_from_item(twin)
     except ValueError as e:
-        res.category, res.note = "solver gap", str(e)
+        res.category, res.note = "parse failure", str(e)
         return res
     d, why = _solve(p, item.given, decimals=2)
     if d is None:
-        res.status, res.category = "disagree", "label error"
-        res.note = (f"the stated numbers do not determine the {task} on this graph ({why}); the item's own estimand "
-                    f"{item.meta.get('estimand')!r} leaves that term out")
+        # Not a label error: whygym's back-door and mediation derivations found no formula whose terms
+        # are all stated, which proves nothing without two models that fit the numbers and disagree
+        # (front-door items are determined by a formula whygym does not try).
+        res.status, res.category = "disagree", "solver gap"
+        res.note = (f"whygym's derivations of the {task} need a term the item does not state ({why}); the item's own "
+                    f"estimand {item.meta.get('estimand')!r} leaves it out, and no witness that the numbers leave the "
+                    "answer open was built")
         return res
     res.solved, res.steps = fmt4(d.value), d.steps
     polarity = item.meta.get("polarity")
@@ -226,38 +340,52 @@ def audit_item(item: Item, structure_from: Item | None = None) -> AuditResult:
                 res.note = "the value words were not parsed, but the graph alone makes the answer 0"
                 ok = "prob" in gold and abs(float(gold["prob"])) <= STRICT_TOL
                 res.status = "agree" if ok else "disagree"
-                res.category = None if ok else "label error"
+                res.reader = _reader(0.0, gold)
+                if not ok:
+                    # a label error only when nothing but value words was unreadable (the graph, the
+                    # treatment and the outcome were read); else the graph itself may be misread
+                    words_only = (item.meta.get("parse") or {}).get("only_value_word_problems", False)
+                    res.category = "label error" if words_only else "parse failure"
+                    if not words_only:
+                        res.note += f"; not parsed: {item.meta.get('parse_error', 'no structure')}"
                 return res
-            res.category = "solver gap"
+            res.category = "parse failure"
             res.note = f"not parsed: {item.meta.get('parse_error', 'no structure')}"
             return res
         src = structure_from
         numbers = _stated_numbers(item.prompt)
         missing = [k for k, v in src.given.items() if round(v, 10) not in numbers]
         if missing and gold.get("label") != LACK:
-            res.category = "solver gap"
-            res.note = f"structure from twin {src.id}; this prompt does not state {', '.join(missing)}"
+            res.category = "parse failure"
+            res.note = f"structure from twin {src.id}; this prompt does not state {', '.join(missing)} as a number"
             return res
         given = {k: v for k, v in src.given.items() if round(v, 10) in numbers}
         res.note = f"structure from twin {src.id} (same derivation); numbers read from this prompt"
     try:
         p = problem_from_item(src)
     except ValueError as e:
-        res.category = "solver gap"
+        res.category = "parse failure"
         res.note = str(e)
         return res
-    d, why = _solve(p, given, stated_decimals(src))
+    decimals = stated_decimals(src)
+    guessed = _guessed_words(src)
+    guess_note = ("; the value words " + ", ".join(f"{w!r} of {v}" for v, w, _ in guessed)
+                  + " are not settled by the item's math and were read by a guess") if guessed else ""
+    d, why = _solve(p, given, decimals)
     if d is None:
         res.solved = LACK
         res.steps = {}
+        res.reader = _reader(None, gold)
         if gold.get("label") == LACK:
             res.status = "agree"
         else:
-            res.status, res.category = "disagree", "solver gap"
-            res.note = (res.note + "; " if res.note else "") + f"the stated numbers do not determine it ({why})"
+            res.status, res.category = "disagree", ("parse failure" if guessed else "solver gap")
+            res.note = (res.note + "; " if res.note else "") + f"the stated numbers do not determine it ({why})" \
+                + guess_note
         return res
     res.solved = fmt4(d.value)
     res.steps = d.steps
+    res.reader = _reader(d.value, gold)
     if gold.get("label") == LACK:
         res.status, res.category = "disagree", "label error"
         res.note = "gold is LACK_CONDITION but the stated numbers determine the answer"
@@ -265,26 +393,34 @@ def audit_item(item: Item, structure_from: Item | None = None) -> AuditResult:
     if "prob" not in gold:
         res.note = "gold has no number to compare"
         return res
-    err = abs(d.value - float(gold["prob"]))
+    g = float(gold["prob"])
+    err = abs(d.value - g)
     if err <= STRICT_TOL:
         res.status = "agree"
     else:
         res.status = "disagree"
         alt = _calm_mediation_alternative(p, given)
         unr = _unrounded_bound(p, given)
-        if alt is not None and abs(alt.value - gold["prob"]) <= STRICT_TOL:
+        reach = _rounding_reach(p, given, decimals)
+        if alt is not None and abs(alt.value - g) <= STRICT_TOL:
             res.category = "label error"
-            res.note = (f"gold {fmt4(gold['prob'])} follows the mediation formula with the back-door set "
+            res.note = (f"gold {fmt4(g)} follows the mediation formula with the back-door set "
                         f"{alt.steps.get('Step 3', '')!r}, which does not deconfound mediator and outcome here")
-        elif unr is not None and abs(unr - gold["prob"]) <= STRICT_TOL:
+        elif unr is not None and abs(unr - g) <= STRICT_TOL:
             res.category = "rounding"
             res.note = "gold keeps P(y|do(x)) unrounded inside the bound"
-        elif err < ROUNDING_TOL:
+        elif reach is not None and abs(reach[0] - g) <= reach[1] + STRICT_TOL:
             res.category = "rounding"
-            res.note = f"differs by {err:.1e}"
+            res.note = (f"gold from unrounded values: it differs by {err:.1e} from the stated numbers' derivation, "
+                        f"within the {reach[1]:.1e} that rounding them to {decimals} decimals allows "
+                        f"(+5e-5 for the gold's own rounding)")
+        elif guessed:
+            res.category = "parse failure"
+            res.note = f"differs by {err:.4f}" + guess_note
         else:
             res.category = "solver gap"
-            res.note = f"differs by {err:.4f}"
+            res.note = f"differs by {err:.4f}" + (
+                f", more than rounding the stated numbers allows ({reach[1]:.1e})" if reach is not None else "")
     # the yes/no label, checked separately (not for a twin's structure: the rewritten question may
     # have turned its polarity around, e.g. "more likely" -> "be reduced")
     if d.label is not None and gold.get("label") in ("yes", "no") and src is item:

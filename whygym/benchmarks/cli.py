@@ -40,6 +40,14 @@ def _twins_for(target: str, items, explicit: str | None):
     return None
 
 
+_SHOWN = {"rounding": "agree under rounding"}
+_ORDER = ("rounding", "label error", "parse failure", "solver gap")
+
+
+def _order(kv):
+    return (_ORDER.index(kv[0]) if kv[0] in _ORDER else len(_ORDER), kv[0])
+
+
 def it_is_caugym(items) -> bool:
     return all(it.meta.get("benchmark") == "caugym" for it in items)
 
@@ -69,11 +77,16 @@ def run(args) -> int:
             agree = sum(r.status == "agree" for r in rs)
             cats = collections.Counter(r.category or "not a whygym task" for r in rs if r.status != "agree")
             labels = collections.Counter(r.label_status for r in rs if r.label_status)
-            extra = "; ".join(f"{k}: {v}" for k, v in cats.items())
+            extra = "; ".join(f"{_SHOWN.get(k, k)}: {v}" for k, v in sorted(cats.items(), key=_order))
             lab = (f"; ANSWER labels: {labels.get('agree', 0)} agree, {labels.get('label error', 0)} label errors"
                    if labels else "")
             print(f"  {f}: {agree}/{len(rs)} agree ({100 * agree / len(rs):.1f}%)"
                   + (f"; {extra}" if extra else "") + lab)
+            read = [r.reader for r in rs if r.reader]
+            if read and any(not x["strict"] for x in read):
+                print(f"    a perfect reader of the prompt (the stated numbers' answer to 4 decimals) fails "
+                      f"{sum(not x['strict'] for x in read)} of {len(read)} items under strict scoring (5e-5), "
+                      f"{sum(not x['caugym'] for x in read)} under CauGym's 5e-4")
         bad = [r for r in results if r.status != "agree"]
         for r in bad[: args.show]:
             print(f"  - {r.item_id} [{r.task}] gold {r.gold}, solver {r.solved or '-'}: {r.category}; {r.note}")
