@@ -6,7 +6,8 @@ that makes whygym's own items computes the answer from the stated numbers alone,
 adjustment set until one whose terms are all stated is found. When none is, the quantity is not
 determined by what the item states, and the solver's answer is ``LACK_CONDITION``.
 
-Outcomes per item: ``agree`` (PROB within 5e-5 of the gold; or both ``LACK_CONDITION``), ``disagree``
+Outcomes per item (``status``): ``agree`` (PROB within 5e-5 of the gold; or both ``LACK_CONDITION``),
+``agree under rounding`` (category ``rounding``, below: explained, not a disagreement), ``disagree``
 with a category, or ``unsolved`` (the text could not be read into a problem). Categories:
 
 * ``rounding``: agree under a rounding convention. The gold is what the stated numbers give under a
@@ -54,6 +55,7 @@ __all__ = ["AuditResult", "audit_item", "audit_items", "problem_from_item", "pai
 LACK = "LACK_CONDITION"
 STRICT_TOL = 5e-5 + 1e-9
 CAUGYM_TOL = 5e-4  # CauGym's scorer: |pred - gold| < 5e-4
+ROUNDED = "agree under rounding"  # the status of category "rounding": explained, not a disagreement
 
 
 @dataclass
@@ -61,7 +63,7 @@ class AuditResult:
     item_id: str
     file: str
     task: str
-    status: str  # agree | disagree | unsolved
+    status: str  # agree | agree under rounding | disagree | unsolved
     category: str | None = None  # rounding | label error | parse failure | solver gap
     gold: str = ""
     solved: str = ""
@@ -310,7 +312,7 @@ def _audit_cladder(item: Item) -> AuditResult:
         res.status = "disagree"
         gt = item.meta.get("groundtruth")
         if isinstance(gt, (int, float)) and (gt > 0) != (d.value > 0) and abs(d.value) < 0.05:
-            res.category = "rounding"
+            res.status, res.category = ROUNDED, "rounding"
             res.note = f"the 2-decimal numbers give {fmt4(d.value)}, the unrounded model {gt:.4f}: the sign flips"
         else:
             res.category = "solver gap"
@@ -407,10 +409,10 @@ def audit_item(item: Item, structure_from: Item | None = None) -> AuditResult:
             res.note = (f"gold {fmt4(g)} follows the mediation formula with the back-door set "
                         f"{alt.steps.get('Step 3', '')!r}, which does not deconfound mediator and outcome here")
         elif unr is not None and abs(unr - g) <= STRICT_TOL:
-            res.category = "rounding"
+            res.status, res.category = ROUNDED, "rounding"
             res.note = "gold keeps P(y|do(x)) unrounded inside the bound"
         elif reach is not None and abs(reach[0] - g) <= reach[1] + STRICT_TOL:
-            res.category = "rounding"
+            res.status, res.category = ROUNDED, "rounding"
             res.note = (f"gold from unrounded values: it differs by {err:.1e} from the stated numbers' derivation, "
                         f"within the {reach[1]:.1e} that rounding them to {decimals} decimals allows "
                         f"(+5e-5 for the gold's own rounding)")

@@ -59,6 +59,7 @@ def run(args) -> int:
     from whygym.items import atomic_write_text
 
     total_agree = total = 0
+    total_cats: collections.Counter = collections.Counter()
     all_results = []
     t0 = time.perf_counter()
     for target in args.targets:
@@ -96,9 +97,12 @@ def run(args) -> int:
             print(f"  ... {len(bad) - args.show} more (use --show or --json)")
         total += len(results)
         total_agree += sum(r.status == "agree" for r in results)
+        total_cats.update(r.category for r in results if r.status != "agree" and r.category)
     if args.json:
         atomic_write_text(args.json, "".join(json.dumps(r.to_dict(), ensure_ascii=False) + "\n" for r in all_results))
     dt = time.perf_counter() - t0
     print(f"audited {total} items in {dt:.1f}s", file=sys.stderr)
+    if total_cats:
+        print("not agreeing: " + "; ".join(f"{_SHOWN.get(k, k)} {v}" for k, v in sorted(total_cats.items(), key=_order)))
     print(f"agreement: {total_agree}/{total}")
     return 0
