@@ -29,7 +29,8 @@ from whygym.tasks.variants import problem_of
 
 WORDS_EN = ["low", "high", "negative", "positive", "healthy", "unhealthy", "sick", "normal", "abnormal", "present",
             "absent", "yes", "no", "pale blue", "deep red", "on time", "late", "close", "far", "urban", "rural",
-            "male", "female", "mild", "severe", "well-rested", "sleep-deprived", "zero", "good", "bad"]
+            "male", "female", "mild", "severe", "well-rested", "sleep-deprived", "zero", "good", "bad",
+            "black and white", "not at all", "Very High"]
 WORDS_CN = ["低", "高", "阴性", "阳性", "健康", "不健康", "正常", "异常", "存在", "不存在", "是", "否", "好", "差",
             "温和", "剧烈", "城市", "农村", "男", "女", "准时", "迟到", "浅蓝", "深红", "多", "少"]
 CN_CHARS = "甲乙丙丁戊己庚辛壬癸子丑寅卯辰巳午未申酉戌亥山川风雨日月星云"
