@@ -119,6 +119,6 @@ def test_cli_ppo_calls_train_ppo_with_generated_rl_rows(tmp_path, monkeypatch, c
     assert main(["train", "ppo", "--config", str(CONFIGS / "ppo.yaml"), "--out", str(tmp_path), "--steps", "3"]) == 0
     assert isinstance(seen["cfg"], ppo.PPOConfig) and seen["cfg"].steps == 3
     ds = seen["dataset"]
-    assert set(ds.column_names) == {"prompt", "gold", "task"} and len(ds) > 0
+    assert set(ds.column_names) == {"prompt", "gold", "task", "reason", "given", "names"} and len(ds) > 0
     assert ds[0]["prompt"][0]["role"] == "user"
     assert main(["train", "ppo", "--out", str(tmp_path / "none"), "--resume"]) == 2

@@ -68,6 +68,9 @@ def test_grpo_whygym_reward_logs_zero_signal(tiny, tmp_path):
     log = [json.loads(x) for x in (tmp_path / "train_log.jsonl").read_text().splitlines()]
     assert log[0]["zero_signal_frac"] == 1.0 == log[0]["frac_reward_zero_std"]
     assert s["zero_signal_frac_mean"] == 1.0
+    # each reward is its own TRL reward function, logged apart
+    for name in ("format_reward", "accuracy_reward", "closeness_reward"):
+        assert f"rewards/{name}/mean" in log[0], sorted(log[0])
 
 
 def test_lora_final_is_merged(tiny, tmp_path):
@@ -123,3 +126,66 @@ def test_rows_longer_than_max_length_are_dropped_not_truncated(default_tokenizer
     assert dropped == sum(n > cut for n in lengths) > 0 and len(kept) + dropped == len(rows)
     kept, dropped = drop_long_rows(dpo_rows(items), "dpo", default_tokenizer, 10_000)
     assert dropped == 0 and kept
+
+
+def test_grpo_calculator_rollout_inserts_exact_values_and_masks_them(memorised, tmp_path):
+    """GRPO with ``tools: calculator``: the rollouts hold the calculator's value (the policy had memorised a
+    wrong one), TRL gets the inserted tokens masked (env_mask 0) and the policy's own tokens kept, and a
+    training step runs on them."""
+    from datasets import Dataset
+
+    model, tok = memorised
+    seen = []
+
+    def record(completions, **kw):
+        seen.extend(c[0]["content"] for c in completions)
+        return [float(i % 2) for i in range(len(completions))]  # a signal inside every group
+
+    rows = Dataset.from_list([{"prompt": [{"role": "user", "content": "ATE?"}], "gold": '{"prob": -0.0751}',
+                               "task": "ATE"}] * 2)
+    cfg = load_config(METHOD_CONFIGS["grpo"], None, {**SMALL, "steps": 1, "num_generations": 2,
+                                                      "max_completion_length": 40, "temperature": 0.3,
+                                                      "tools": "calculator"})
+    s = train("grpo", cfg, tmp_path, model=model, tokenizer=tok, dataset=rows, reward_fn=record)
+    assert s["steps"] == 1 and seen
+    assert all("<<0.8315-0.9066=-0.0751>>" in t for t in seen), seen
+
+    # the rollout itself: exactly the inserted tokens are masked
+    from types import SimpleNamespace
+
+    from accelerate import Accelerator
+    from transformers import GenerationConfig
+
+    from whygym.train.rollout import ToolRollout
+
+    gen = GenerationConfig(do_sample=True, temperature=0.3, max_new_tokens=40, pad_token_id=tok.pad_token_id,
+                           eos_token_id=tok.eos_token_id)
+    trainer = SimpleNamespace(processing_class=tok, accelerator=Accelerator(cpu=True), model_wrapped=model,
+                              generation_config=gen, eos_token_ids=[tok.eos_token_id])
+    out = ToolRollout("calculator")([[{"role": "user", "content": "ATE?"}]] * 2, trainer)
+    inserted = tok("-0.0751>>", add_special_tokens=False)["input_ids"]
+    assert len(out["completion_ids"]) == 2 and out["logprobs"] is None
+    for ids, mask in zip(out["completion_ids"], out["env_mask"]):
+        assert "<<0.8315-0.9066=-0.0751>>" in tok.decode(ids, skip_special_tokens=True)
+        holes = [i for i, m in enumerate(mask) if m == 0]
+        assert [ids[i] for i in holes] == inserted and holes == list(range(holes[0], holes[0] + len(inserted)))
+    with pytest.raises(Exception, match="tools"):
+        load_config(METHOD_CONFIGS["grpo"], None, {"tools": "abacus"})
+    with pytest.raises(Exception, match="vLLM"):
+        load_config(METHOD_CONFIGS["grpo"], None, {"tools": "calculator", "use_vllm": True})
+
+
+@pytest.mark.parametrize("method", ["grpo", "ppo"])
+def test_rl_training_data_carries_the_process_rewards_columns(method):
+    """The rows an RL trainer gets hold what the step verifier reads: the process reward applies to them
+    (it was once silently None because these columns were dropped on the way)."""
+    from whygym.scoring import process_reward
+    from whygym.train.trainers import _to_dataset, build_dataset
+
+    cfg = load_config(METHOD_CONFIGS["grpo"], None, {"n_train": 2, "tasks": ["ATE", "PN"], "heldout_n": 2})
+    rows, _ = build_dataset(cfg, method)
+    ds = _to_dataset(rows, method)
+    assert {"reason", "given", "names"} <= set(ds.column_names)
+    batch = ds[:len(ds)]
+    r = process_reward()(["no idea"] * len(ds), **{k: v for k, v in batch.items() if k != "prompt"})
+    assert all(x is not None for x in r), r

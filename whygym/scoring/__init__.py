@@ -26,8 +26,9 @@ from whygym.scoring.match import (CALM_DIGITS, CAUGYM_TOL, FLOAT_EPS, MODES, OUT
                                   labels_match, normalize_gold, prob_matches, score, score_all)
 from whygym.scoring.metrics import (CI, Z95, Accuracy, GroupReport, accuracy, bootstrap_ci, group_accuracy,
                                     paired_bootstrap_diff, wilson_interval)
-from whygym.scoring.rewards import (DEFAULT_WEIGHTS, accuracy_reward, closeness_reward, closeness_score,
-                                    combined_reward, format_reward, format_score, make_closeness_reward)
+from whygym.scoring.rewards import (DEFAULT_WEIGHTS, REWARD_NAMES, ClosenessReward, CombinedReward, accuracy_reward,
+                                    closeness_reward, closeness_score, combined_reward, format_reward, format_score,
+                                    make_closeness_reward, reward_functions)
 from whygym.scoring.verify import (CATEGORIES, CHECKS, ProcessReward, StepCheck, Verdict, breakdown, process_reward,
                                    verify)
 
@@ -38,6 +39,6 @@ __all__ = [
     "CI", "Z95", "Accuracy", "GroupReport", "accuracy", "bootstrap_ci", "group_accuracy", "paired_bootstrap_diff",
     "wilson_interval",
     "DEFAULT_WEIGHTS", "accuracy_reward", "closeness_reward", "closeness_score", "combined_reward", "format_reward",
-    "format_score", "make_closeness_reward",
+    "format_score", "make_closeness_reward", "REWARD_NAMES", "ClosenessReward", "CombinedReward", "reward_functions",
     "CATEGORIES", "CHECKS", "ProcessReward", "StepCheck", "Verdict", "breakdown", "process_reward", "verify",
 ]

@@ -70,11 +70,12 @@ from whygym.scoring.match import labels_match, normalize_gold, prob_matches, sco
 
 __all__ = ["format_score", "closeness_score", "format_reward", "accuracy_reward", "closeness_reward",
            "make_closeness_reward", "combined_reward", "check_weights", "DEFAULT_WEIGHTS", "REWARD_NAMES",
-           "RewardFunc"]
+           "RewardFunc", "ClosenessReward", "CombinedReward", "reward_functions"]
 
 RewardFunc = Callable[..., list]
 
-#: Default weights of :func:`combined_reward`.
+#: Default weights of the rewards (:func:`reward_functions`, :func:`combined_reward`; GRPO's and the
+#: verl/OpenRLHF adapters' defaults): the one definition.
 DEFAULT_WEIGHTS: dict[str, float] = {"format": 0.1, "accuracy": 0.5, "closeness": 0.4}
 
 _YESNO = {t.upper() for t in YESNO_PROB_TASKS}
@@ -268,32 +269,48 @@ def _per_row(completions: Sequence[Any], columns: dict, name: str, fn) -> list[f
     return out
 
 
-def make_closeness_reward(scale: float = 0.02, direction_weight: float = 0.2, kind: str = "exp") -> RewardFunc:
+class ClosenessReward:
     """A graded TRL reward ``w * direction + (1 - w) * exp(-|err| / scale)``, 1.0 iff strict-correct.
 
-    ``kind="digits"`` credits leading correct decimals instead (see :func:`closeness_score`).
+    ``kind="digits"`` credits leading correct decimals instead (see :func:`closeness_score`). A plain class,
+    not a closure, so it pickles (multiprocess data loaders, Accelerate, Ray workers); TRL logs it under
+    its ``__name__``, ``closeness_reward``.
+
+    >>> import pickle
+    >>> r = pickle.loads(pickle.dumps(ClosenessReward(scale=0.1, direction_weight=0.0)))
+    >>> [round(x, 4) for x in r(['{"PROB": "0.35"}'], gold=['{"prob": 0.25}'], task=["PN"])]
+    [0.3679]
+    """
+
+    def __init__(self, scale: float = 0.02, direction_weight: float = 0.2, kind: str = "exp"):
+        _check_params(scale, direction_weight, kind)
+        self.scale, self.direction_weight, self.kind = scale, direction_weight, kind
+        self.__name__ = "closeness_reward"
+
+    def __call__(self, completions: Sequence[Any], **columns: Any) -> list[float | None]:
+        return _per_row(completions, columns, "closeness_reward",
+                        lambda c, gd, t: float(closeness_score(c, gd, t, self.scale, self.direction_weight,
+                                                               self.kind)))
+
+    def __repr__(self) -> str:
+        return f"ClosenessReward(scale={self.scale}, direction_weight={self.direction_weight}, kind={self.kind!r})"
+
+
+def make_closeness_reward(scale: float = 0.02, direction_weight: float = 0.2, kind: str = "exp") -> RewardFunc:
+    """The closeness reward with these parameters (a :class:`ClosenessReward`).
 
     >>> r = make_closeness_reward(scale=0.1, direction_weight=0.0)
     >>> [round(x, 4) for x in r(['{"PROB": "0.35"}'], gold=['{"prob": 0.25}'], task=["PN"])]
     [0.3679]
     """
-    _check_params(scale, direction_weight, kind)
-
-    def closeness_reward(completions: Sequence[Any], **columns: Any) -> list[float | None]:
-        return _per_row(completions, columns, "closeness_reward",
-                        lambda c, gd, t: float(closeness_score(c, gd, t, scale, direction_weight, kind)))
-
-    closeness_reward.__doc__ = (f"Graded closeness reward (kind={kind!r}, scale={scale}, "
-                                f"direction_weight={direction_weight}); see whygym.scoring.rewards.")
-    return closeness_reward
+    return ClosenessReward(scale, direction_weight, kind)
 
 
-closeness_reward = make_closeness_reward()
-closeness_reward.__doc__ = """Graded closeness reward with the defaults (scale 0.02, direction weight 0.2).
-
->>> [round(r, 3) for r in closeness_reward(['{"PROB": "0.30"}', '{"PROB": "-0.30"}'], gold=[{"prob": 0.25}] * 2)]
-[0.266, 0.0]
-"""
+#: Graded closeness reward with the defaults (scale 0.02, direction weight 0.2).
+#:
+#: >>> [round(r, 3) for r in closeness_reward(['{"PROB": "0.30"}', '{"PROB": "-0.30"}'], gold=[{"prob": 0.25}] * 2)]
+#: [0.266, 0.0]
+closeness_reward = ClosenessReward()
 
 
 #: The rewards :func:`combined_reward` can weigh. ``process`` is the step verifier's credit for the verified
@@ -318,21 +335,84 @@ def check_weights(weights: Mapping[str, float]) -> dict[str, float]:
     return w
 
 
+def reward_functions(weights: Mapping[str, float] | None = None, scale: float = 0.02,
+                     direction_weight: float = 0.2, closeness_kind: str = "exp"
+                     ) -> tuple[list[RewardFunc], list[float]]:
+    """The named rewards as separate TRL reward functions with their weights (normalised to sum 1), for
+    ``GRPOTrainer(reward_funcs=..., args=GRPOConfig(reward_weights=...))``: TRL then logs each one
+    (``rewards/format_reward/mean``, ...) and its group statistics. Only rewards with a weight > 0 are
+    returned, in :data:`REWARD_NAMES` order; each is picklable.
+
+    TRL sums ``w_i r_i`` over the rewards that apply (a None is skipped); :func:`combined_reward` divides by
+    the weights that apply as well. Within a GRPO group (completions of one prompt) the same rewards apply,
+    so the two differ by a constant factor per group, which the advantage's normalisation removes.
+
+    >>> fns, ws = reward_functions({"format": 1, "accuracy": 3})
+    >>> [f.__name__ for f in fns], ws
+    (['format_reward', 'accuracy_reward'], [0.25, 0.75])
+    """
+    w = check_weights(DEFAULT_WEIGHTS if weights is None else weights)
+    total = float(sum(w.values()))
+    fns: list[RewardFunc] = []
+    ws: list[float] = []
+    for key in REWARD_NAMES:
+        if w.get(key, 0) > 0:
+            if key == "process":
+                from whygym.scoring.verify import process_reward  # the step verifier (heavier import)
+
+                fn: RewardFunc = process_reward()
+            elif key == "closeness":
+                fn = ClosenessReward(scale, direction_weight, closeness_kind)
+            else:
+                fn = {"format": format_reward, "accuracy": accuracy_reward}[key]
+            fns.append(fn)
+            ws.append(float(w[key]) / total)
+    return fns, ws
+
+
+class CombinedReward:
+    """The weighted mean of :func:`reward_functions` as one reward (PPO, the verl/OpenRLHF adapters): see
+    :func:`combined_reward`. Picklable."""
+
+    def __init__(self, weights: Mapping[str, float] | None = None, scale: float = 0.02,
+                 direction_weight: float = 0.2, name: str = "combined_reward", closeness_kind: str = "exp"):
+        self.weights = check_weights(DEFAULT_WEIGHTS if weights is None else weights)
+        self.parts = list(zip(*reversed(reward_functions(self.weights, scale, direction_weight, closeness_kind))))
+        self.__name__ = self.__qualname__ = name
+        self.__doc__ = f"Weighted reward {self.weights} (scale={scale}, direction_weight={direction_weight})."
+
+    def __call__(self, completions: Sequence[Any], **columns: Any) -> list[float | None]:
+        texts = _texts(completions)
+        results = [(wt, fn(texts, **columns)) for wt, fn in self.parts]
+        out: list[float | None] = []
+        for i in range(len(texts)):
+            num = den = 0.0
+            for wt, rs in results:
+                if rs[i] is not None:
+                    num += wt * rs[i]
+                    den += wt
+            out.append(min(1.0, max(0.0, num / den)) if den > 0 else None)
+        return out
+
+    def __repr__(self) -> str:
+        return f"CombinedReward({self.weights}, name={self.__name__!r})"
+
+
 def combined_reward(weights: Mapping[str, float] | None = None, scale: float = 0.02,
                     direction_weight: float = 0.2, name: str = "combined_reward",
                     closeness_kind: str = "exp") -> RewardFunc:
-    """A TRL reward function: the weighted mean of format, accuracy and closeness rewards.
+    """A TRL reward function: the weighted mean of the named rewards (:func:`reward_functions`).
 
     Parameters
     ----------
     weights : non-negative weights by name (``"format"``, ``"accuracy"``, ``"closeness"``, ``"process"``); default
         :data:`DEFAULT_WEIGHTS`. Missing names weigh 0.
-    scale, direction_weight, closeness_kind : passed to the closeness part (:func:`make_closeness_reward`).
+    scale, direction_weight, closeness_kind : passed to the closeness part (:class:`ClosenessReward`).
     name : ``__name__`` of the returned function (TRL logs rewards under it).
 
     Returns
     -------
-    callable
+    CombinedReward
         ``f(completions, **columns) -> list[float | None]`` with
         ``f = sum_i w_i r_i / sum_i w_i`` over the rewards that apply to the row (``None`` when none does).
 
@@ -344,33 +424,4 @@ def combined_reward(weights: Mapping[str, float] | None = None, scale: float = 0
     >>> f.__name__
     'combined_reward'
     """
-    w = check_weights(DEFAULT_WEIGHTS if weights is None else weights)
-    close = make_closeness_reward(scale, direction_weight, closeness_kind)
-    parts: list[tuple[float, RewardFunc]] = []
-    for key in REWARD_NAMES:
-        if w.get(key, 0) > 0:
-            if key == "process":
-                from whygym.scoring.verify import process_reward  # the step verifier (heavier import)
-
-                fn = process_reward()
-            else:
-                fn = {"format": format_reward, "accuracy": accuracy_reward, "closeness": close}[key]
-            parts.append((float(w[key]), fn))
-
-    def combined(completions: Sequence[Any], **columns: Any) -> list[float | None]:
-        texts = _texts(completions)
-        results = [(wt, fn(texts, **columns)) for wt, fn in parts]
-        out: list[float | None] = []
-        for i in range(len(texts)):
-            num = den = 0.0
-            for wt, rs in results:
-                if rs[i] is not None:
-                    num += wt * rs[i]
-                    den += wt
-            out.append(min(1.0, max(0.0, num / den)) if den > 0 else None)
-        return out
-
-    combined.__name__ = combined.__qualname__ = name
-    combined.__doc__ = f"Weighted reward {w} (scale={scale}, direction_weight={direction_weight})."
-    return combined
-
+    return CombinedReward(weights, scale, direction_weight, name, closeness_kind)

@@ -2,7 +2,6 @@
 
 * :mod:`whygym.train.data` -- SFT / DPO / KTO / RL rows from the generator (no teacher model), held-out twins
   dropped; derivation styles ``calm``, ``spelled``, ``answer``; rejected answers with one labelled error.
-* :mod:`whygym.train.rewards` -- whygym.scoring rewards for GRPO and the zero-signal monitor.
 * :mod:`whygym.train.trainers` -- :func:`train` (SFT, DPO, KTO, GRPO with TRL 1.16).
 * :mod:`whygym.train.ppo` -- PPO (TRL 1.16 has no PPOTrainer).
 * :mod:`whygym.train.config` -- one dataclass per method (``configs/<method>.yaml``).
@@ -15,7 +14,6 @@ Heavy imports (torch, trl) happen only when training starts.
 from whygym.train.config import DPOArgs, GRPOArgs, KTOArgs, METHOD_CONFIGS, SFTArgs, TrainArgs, load_config
 from whygym.train.data import (DERIVATION_STYLES, ERROR_TYPES, DataReport, dpo_rows, heldout_items, kto_rows,
                                rejected_derivation, render_target, rl_rows, sft_rows, train_items)
-from whygym.train.rewards import ZeroSignalMonitor, build_reward, zero_signal_fraction
 
 
 def train(method, cfg, out_dir, **kwargs):
@@ -27,5 +25,4 @@ def train(method, cfg, out_dir, **kwargs):
 
 __all__ = ["train", "TrainArgs", "SFTArgs", "DPOArgs", "KTOArgs", "GRPOArgs", "METHOD_CONFIGS", "load_config",
            "DERIVATION_STYLES", "ERROR_TYPES", "DataReport", "sft_rows", "dpo_rows", "kto_rows", "rl_rows",
-           "train_items", "heldout_items", "rejected_derivation", "render_target", "ZeroSignalMonitor",
-           "build_reward", "zero_signal_fraction"]
+           "train_items", "heldout_items", "rejected_derivation", "render_target"]

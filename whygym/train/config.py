@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from whygym.errors import UserError
+from whygym.scoring.rewards import DEFAULT_WEIGHTS, REWARD_NAMES, check_weights
 
 __all__ = ["TrainArgs", "SFTArgs", "DPOArgs", "KTOArgs", "GRPOArgs", "METHOD_CONFIGS", "load_config",
            "coerce_value", "config_to_dict"]
@@ -161,14 +162,16 @@ class GRPOArgs(TrainArgs):
     max_completion_length: int = _f(256, "maximum generated tokens per completion")
     temperature: float = _f(1.0, "sampling temperature")
     beta: float = _f(0.0, "KL coefficient against the reference model (0: no reference model)")
-    reward_weights: dict = _f({"format": 0.1, "accuracy": 0.5, "closeness": 0.4},
-                              "weights of whygym.scoring rewards: format, accuracy, closeness, process")
+    reward_weights: dict = _f(dict(DEFAULT_WEIGHTS), "weights of the whygym.scoring rewards, each its own TRL "
+                              "reward function: " + ", ".join(REWARD_NAMES))
     closeness_scale: float = _f(0.02, "error scale of the closeness reward (exp(-|err|/scale))")
     closeness_kind: str = _f("exp", "closeness credit: 'exp' (graded) or 'digits' (leading correct decimals)")
     direction_weight: float = _f(0.2, "share of the closeness reward given for the right sign / range")
     use_vllm: bool = _f(False, "generate with vLLM (needs the vllm package and a GPU)")
     vllm_mode: str = _f("colocate", "vLLM mode: 'colocate' (same process) or 'server' (trl vllm-serve)")
     log_completions: bool = _f(False, "print sample completions while training")
+    tools: str = _f("none", "tool-integrated rollouts: 'calculator' (each <<EXPR= the policy writes gets its exact "
+                            "value and >>, left out of the loss; whygym.train.rollout) or 'none'")
     method = "grpo"
 
     def validate(self) -> None:
@@ -178,9 +181,19 @@ class GRPOArgs(TrainArgs):
         if (self.batch_size * self.grad_accum) % self.num_generations:
             raise UserError(f"batch_size x grad_accum ({self.batch_size} x {self.grad_accum}) must be a multiple of "
                             f"num_generations ({self.num_generations})")
-        unknown = set(self.reward_weights) - {"format", "accuracy", "closeness"}
-        if unknown:
-            raise UserError(f"reward_weights has unknown reward(s) {sorted(unknown)}; use format, accuracy, closeness")
+        try:
+            check_weights(self.reward_weights)
+        except ValueError as e:
+            raise UserError(f"reward_weights: {e}") from None
+        from whygym.models.tools import parse_tools
+
+        try:
+            spec = parse_tools(self.tools)
+        except ValueError as e:
+            raise UserError(f"tools: {e}") from None
+        if spec is not None and self.use_vllm:
+            raise UserError("tools: the calculator runs in whygym's own rollouts (transformers generate), not in "
+                            "vLLM's; set use_vllm false, or tools none")
 
 
 METHOD_CONFIGS: dict[str, type] = {"sft": SFTArgs, "dpo": DPOArgs, "kto": KTOArgs, "grpo": GRPOArgs}

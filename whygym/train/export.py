@@ -17,8 +17,9 @@ OpenRLHF (JSON Lines)::
 Train with ``--input_key input --label_key label --apply_chat_template --remote_rm_url
 whygym/train/export.py`` (the file defines :func:`reward_func`).
 
-Both reward adapters call :func:`whygym.scoring.combined_reward` with :data:`REWARD_WEIGHTS`: what another
-framework optimises is what ``whygym eval`` measures.
+Both reward adapters call :func:`whygym.scoring.combined_reward` with :data:`REWARD_WEIGHTS`, the weighted
+mean of the same reward functions GRPO gets one by one (:func:`whygym.scoring.rewards.reward_functions`):
+what another framework optimises is what ``whygym eval`` measures.
 
 >>> compute_score("whygym", '{"ANSWER": "Yes", "PROB": "0.2500"}', '{"label": "yes", "prob": 0.25}', {"task": "ATE"})
 1.0
@@ -33,12 +34,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from whygym.scoring.rewards import DEFAULT_WEIGHTS
+
 __all__ = ["ExportArgs", "verl_rows", "openrlhf_rows", "write_verl", "write_openrlhf", "export",
            "compute_score", "reward_func", "REWARD_WEIGHTS", "FORMATS"]
 
 FORMATS = ("verl", "openrlhf")
-#: Weights of format, accuracy and closeness in the adapters' reward.
-REWARD_WEIGHTS = {"format": 0.1, "accuracy": 0.5, "closeness": 0.4}
+#: Weights of the adapters' reward: the rewards' one default (:data:`whygym.scoring.rewards.DEFAULT_WEIGHTS`).
+REWARD_WEIGHTS = dict(DEFAULT_WEIGHTS)
 _ASSISTANT_MARKERS = ("<|im_start|>assistant", "<|start_header_id|>assistant<|end_header_id|>", "<|assistant|>",
                       "[/INST]")
 

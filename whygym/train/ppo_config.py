@@ -72,7 +72,7 @@ class PPOConfig:
     lora_target_modules: list[str] = _h("Module names LoRA adapts.",
                                         factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
     reward_weights: dict[str, float] | None = _h(
-        "Weights of whygym.scoring.combined_reward ('format', 'accuracy', 'closeness'); None = its defaults. "
+        "Weights of whygym.scoring.combined_reward ('format', 'accuracy', 'closeness', 'process'); None = its defaults. "
         "Ignored when train_ppo gets reward_fn=.", None)
     use_cpu: bool = _h("Run on CPU (accelerate Accelerator(cpu=True)); False lets accelerate pick the device.",
                        True)

@@ -28,10 +28,11 @@ from whygym.train.config import DPOArgs, GRPOArgs, KTOArgs, TrainArgs, config_to
 
 __all__ = ["train", "build_dataset", "load_model", "save_final", "TRAIN_COLUMNS"]
 
-#: The dataset columns each trainer reads.
+#: The dataset columns each trainer reads (the RL rewards: gold and task; the process reward: reason, given
+#: and names too, see :func:`whygym.train.data.rl_rows`).
+_RL_COLUMNS = ["prompt", "gold", "task", "reason", "given", "names"]
 TRAIN_COLUMNS = {"sft": ["prompt", "completion"], "dpo": ["prompt", "chosen", "rejected"],
-                 "kto": ["prompt", "completion", "label"], "grpo": ["prompt", "gold", "task"],
-                 "ppo": ["prompt", "gold", "task"]}
+                 "kto": ["prompt", "completion", "label"], "grpo": _RL_COLUMNS, "ppo": _RL_COLUMNS}
 
 
 def _method_of(cfg: TrainArgs) -> str:
@@ -165,6 +166,8 @@ def _callbacks(log_path: Path, minutes: float, t_start: float):
             self.last_t, self.last_step = now, state.global_step
             for k, v in (logs or {}).items():
                 rec[k] = v if isinstance(v, (int, float, str, bool)) or v is None else str(v)
+            if "frac_reward_zero_std" in rec:  # GRPO: the share of groups whose rewards are all equal (TRL's)
+                rec["zero_signal_frac"] = rec["frac_reward_zero_std"]
             with open(log_path, "a", encoding="utf-8") as f:
                 f.write(json.dumps(rec) + "\n")
 
@@ -209,7 +212,7 @@ def train(method: str, cfg: TrainArgs, out_dir: str | os.PathLike, *, model=None
 
     ``model``/``tokenizer`` replace ``cfg.model`` (tests pass a tiny model); ``dataset`` (rows or a
     ``datasets.Dataset`` with the method's :data:`TRAIN_COLUMNS`) replaces the generated data; ``reward_fn``
-    (GRPO, TRL signature) replaces the configured whygym reward and is monitored for zero-signal groups too.
+    (GRPO, TRL signature) replaces the configured whygym rewards.
     """
     import torch
     import trl
@@ -286,18 +289,28 @@ def train(method: str, cfg: TrainArgs, out_dir: str | os.PathLike, *, model=None
         trainer = trl.KTOTrainer(args=args, ref_model=ref, **kw)
     else:
         assert isinstance(cfg, GRPOArgs)
-        from whygym.train.rewards import ZeroSignalMonitor, build_reward
+        from whygym.scoring.rewards import reward_functions
 
+        # each reward its own function with its weight: TRL logs them apart (rewards/<name>/mean) and
+        # measures the groups without signal itself (frac_reward_zero_std)
         if reward_fn is not None:
-            reward = ZeroSignalMonitor(reward_fn, cfg.num_generations)
+            funcs, weights = [reward_fn], [1.0]
         else:
-            reward = build_reward(cfg.reward_weights, cfg.num_generations, cfg.closeness_scale,
-                                  cfg.direction_weight, cfg.closeness_kind)
+            funcs, weights = reward_functions(cfg.reward_weights, cfg.closeness_scale, cfg.direction_weight,
+                                              cfg.closeness_kind)
+        reward = funcs
         extra = {"vllm_mode": cfg.vllm_mode} if cfg.use_vllm else {}
         args = trl.GRPOConfig(**common, num_generations=cfg.num_generations,
                               max_completion_length=cfg.max_completion_length, temperature=cfg.temperature,
-                              beta=cfg.beta, use_vllm=cfg.use_vllm, log_completions=cfg.log_completions, **extra)
-        trainer = trl.GRPOTrainer(reward_funcs=[reward], args=args, **kw)
+                              beta=cfg.beta, use_vllm=cfg.use_vllm, log_completions=cfg.log_completions,
+                              reward_weights=weights, **extra)
+        from whygym.models.tools import parse_tools
+
+        if parse_tools(cfg.tools) is not None:
+            from whygym.train.rollout import ToolRollout
+
+            kw["rollout_func"] = ToolRollout(cfg.tools)
+        trainer = trl.GRPOTrainer(reward_funcs=funcs, args=args, **kw)
 
     result = trainer.train(resume_from_checkpoint=last_ckpt)
     final = out / "final"
@@ -323,7 +336,7 @@ def train(method: str, cfg: TrainArgs, out_dir: str | os.PathLike, *, model=None
         "command": " ".join(argv if argv is not None else ["python"] + sys.argv),
     }
     if reward is not None:
-        h = reward.history
+        h = [x["frac_reward_zero_std"] for x in trainer.state.log_history if "frac_reward_zero_std" in x]
         summary["zero_signal_frac_mean"] = round(sum(h) / len(h), 4) if h else None
         summary["reward_first"], summary["reward_last"] = reward_ends(
             [x["reward"] for x in trainer.state.log_history if "reward" in x])
