@@ -414,15 +414,6 @@ def test_train_ppo_lora_merges_final(tmp_path):
     assert torch.equal(sd["model.layers.0.mlp.up_proj.weight"], base["model.layers.0.mlp.up_proj.weight"])
 
 
-def test_module_doctests():
-    import doctest
-
-    import whygym.train.ppo as ppo
-
-    res = doctest.testmod(ppo, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert res.attempted > 0 and res.failed == 0
-
-
 def test_rollout_with_the_calculator_leaves_its_tokens_out_of_the_policy_loss(memorised):
     """PPO rollouts with ``tools='calculator'``: the completion holds the calculator's value (the policy had
     memorised a wrong one), and exactly the inserted tokens are missing from the action mask."""
