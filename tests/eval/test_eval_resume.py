@@ -49,8 +49,11 @@ def _stable(doc):
 
 
 def _interrupt_mid_run(out, calls, sig, min_calls=12):
+    # the child gets the default SIGINT disposition: a suite started in the background (`cmd &`) inherits
+    # SIGINT ignored, and Python then never raises KeyboardInterrupt
     proc = subprocess.Popen(_cmd(out), env=_env(calls, 0.04), cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 90
     while len(_lines(calls)) < min_calls:  # at least three batches of 4 reached the model
         if proc.poll() is not None:

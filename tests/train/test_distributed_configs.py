@@ -52,4 +52,4 @@ def test_accelerate_reads_them():
 def test_readme_recipe():
     text = (ROOT / "README.md").read_text()
     assert "accelerate launch --config_file configs/accelerate/zero2.yaml -m whygym.cli" in text
-    assert "--use_vllm true" in text
+    assert "--use-vllm true" in text
