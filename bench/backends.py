@@ -113,7 +113,10 @@ def main() -> int:
     be = load_backend(f"gguf:{gguf}", n_ctx=args.n_ctx, n_threads=args.threads)
     results["llama.cpp"] = run(be, prompts, args.max_new_tokens, len(prompts))
     del be
-    proc, base = start_server(gguf, args.threads, args.n_ctx, "bench-backends-server.log")
+    import tempfile
+
+    proc, base = start_server(gguf, args.threads, args.n_ctx, os.path.join(tempfile.gettempdir(),
+                                                                           "whygym-bench-backends-server.log"))
     try:
         for c in args.concurrency:
             be = load_backend(f"openai:smollm2@{base}?concurrency={c}&timeout=600&extra.repeat_penalty=1")
