@@ -377,7 +377,8 @@ class CombinedReward:
     def __init__(self, weights: Mapping[str, float] | None = None, scale: float = 0.02,
                  direction_weight: float = 0.2, name: str = "combined_reward", closeness_kind: str = "exp"):
         self.weights = check_weights(DEFAULT_WEIGHTS if weights is None else weights)
-        self.parts = list(zip(*reversed(reward_functions(self.weights, scale, direction_weight, closeness_kind))))
+        fns, ws = reward_functions(self.weights, scale, direction_weight, closeness_kind)
+        self.parts = list(zip(ws, fns))
         self.__name__ = self.__qualname__ = name
         self.__doc__ = f"Weighted reward {self.weights} (scale={scale}, direction_weight={direction_weight})."
 
