@@ -21,6 +21,9 @@ with a category, or ``unsolved`` (the text could not be read into a problem). Ca
   gold, and the derivation is shown: a gold that follows an estimand invalid for the item's graph, an
   "insufficient" item whose answer the stated numbers determine, a nonzero gold where the graph has
   no path of the kind the task needs.
+* ``not determined``: the stated numbers leave the answer open, shown by a witness: two SCMs on the item's
+  graph that reproduce every stated number and answer differently (checked with the exact engine; stored
+  in the result's ``steps``). Without a witness such an item stays a solver gap.
 * ``parse failure``: the item's text could not be read into a problem (or a value word had to be
   guessed against the item's own math and the answers differ); never a label error.
 * ``solver gap``: the text was read, but whygym could not reproduce the gold and cannot say why (no
@@ -44,17 +47,20 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from whygym.items import PROB_TASKS, Item
-from whygym.scoring.match import MODES, prob_matches
-from whygym.scm.graph import DAG
-from whygym.tasks.core import Derivation, GivenLookup, MissingTerm, Problem, fmt4, parse_term_key
+from whygym.items import LACK_CONDITION, PROB_TASKS, Item
+from whygym.scoring.match import FLOAT_EPS, MODES, prob_matches
+from whygym.scoring.match import CAUGYM_TOL as _CAUGYM_TOL
+from whygym.scoring.match import STRICT_TOL as _STRICT_TOL
+from whygym.tasks.core import Derivation, GivenLookup, MissingTerm, Problem, fill_read_values, fmt4, parse_term_key
+from whygym.tasks.core import problem_from_item as _problem_from_item
 from whygym.tasks.spec import get_task
 
 __all__ = ["AuditResult", "audit_item", "audit_items", "problem_from_item", "pair_by_reason"]
 
-LACK = "LACK_CONDITION"
-STRICT_TOL = 5e-5 + 1e-9
-CAUGYM_TOL = 5e-4  # CauGym's scorer: |pred - gold| < 5e-4
+LACK = LACK_CONDITION
+#: The strict scorer's tolerance with its float slack (an answer within it is an agreement).
+STRICT_TOL = _STRICT_TOL + FLOAT_EPS
+CAUGYM_TOL = _CAUGYM_TOL  # CauGym's scorer: |pred - gold| < 5e-4
 ROUNDED = "agree under rounding"  # the status of category "rounding": explained, not a disagreement
 
 
@@ -64,7 +70,7 @@ class AuditResult:
     file: str
     task: str
     status: str  # agree | agree under rounding | disagree | unsolved
-    category: str | None = None  # rounding | label error | parse failure | solver gap
+    category: str | None = None  # rounding | label error | not determined | parse failure | solver gap
     gold: str = ""
     solved: str = ""
     note: str = ""
@@ -80,22 +86,9 @@ class AuditResult:
 
 
 def problem_from_item(item: Item) -> Problem:
-    """The engine problem an item states (raises ``ValueError`` on malformed structure)."""
-    g, q = item.graph, item.query
-    ids = list(g.get("nodes") or [])
-    if not ids or "treatment" not in q or "outcome" not in q:
-        raise ValueError("the item has no parsed graph/query")
-    pos = {v: i for i, v in enumerate(ids)}
-    try:
-        dag = DAG(len(ids), [(pos[u], pos[v]) for u, v in g.get("edges", [])])
-        query: dict[str, Any] = {k: v for k, v in q.items() if k not in ("treatment", "outcome", "fixed")}
-        query["treatment"], query["outcome"] = pos[q["treatment"]], pos[q["outcome"]]
-        if "fixed" in q:
-            query["fixed"] = {pos[k]: (None if v is None else int(v)) for k, v in q["fixed"].items()}
-    except KeyError as e:
-        raise ValueError(f"the query names a node {e} that is not in the graph") from None
-    names = [g.get("names", {}).get(i, i) for i in ids]
-    return Problem(item.task, dag, names, [("0", "1")] * len(ids), query, ids=ids)
+    """The engine problem an item states (:func:`whygym.tasks.core.problem_from_item`; the value words do not
+    enter a derivation, so they are 0 and 1 here). Raises ``ValueError`` on malformed structure."""
+    return _problem_from_item(item, default_words=("0", "1"))
 
 
 def stated_decimals(item: Item) -> int:
@@ -115,8 +108,7 @@ def _solve(p: Problem, given: dict[str, float], decimals: int = 4) -> tuple[Deri
         look = GivenLookup(given, p.ids)
         try:
             d = spec.derive(p, look, exhaustive=exhaustive, decimals=decimals)
-            if d.steps.get("Step 5", "") is None:  # the numbers the derivation read, as the generator lists them
-                d.steps["Step 5"] = "\t".join(f"{t.text(p.ids)}={fmt4(v, decimals)}" for t, v in look.used)
+            fill_read_values(d.steps, look.used, p.ids, decimals)  # the numbers read, as the generator lists them
             return d, ""
         except MissingTerm as e:
             reason = str(e)
@@ -268,12 +260,16 @@ _CLADDER = {"ate": ("ATE", {"x": 1, "y": 1}), "ett": ("ETT", {"x": 0, "x_factual
             "nde": ("NDE", {"x": 1, "y": 1}), "nie": ("NIE", {"x": 1, "y": 1})}
 
 
-def _audit_cladder(item: Item) -> AuditResult:
+def _audit_cladder(item: Item, witnesses: bool = False) -> AuditResult:
     """A CLadder yes/no item: derive its estimand from the stated (2-decimal) numbers; the answer is
     Yes when the sign agrees with the question's polarity ("increase"/"more likely" -> positive),
     reversed for ETT, whose question imagines the untreated world for the treated."""
     qt = item.meta.get("query_type") or item.task
     res = AuditResult(item.id, item.meta.get("file", ""), qt, "unsolved", gold=str(item.gold.get("label")))
+    from whygym.benchmarks.cladder_audit import CLADDER_QUERY_TYPES, audit_cladder_query
+
+    if qt in CLADDER_QUERY_TYPES:
+        return audit_cladder_query(item, res)
     if qt not in _CLADDER or item.meta.get("parse_error") or not item.graph.get("nodes"):
         res.note = (f"CLadder query type {qt!r} is not one of whygym's tasks" if qt not in _CLADDER
                     else f"not parsed: {item.meta.get('parse_error', 'no structure')}")
@@ -291,12 +287,22 @@ def _audit_cladder(item: Item) -> AuditResult:
     d, why = _solve(p, item.given, decimals=2)
     if d is None:
         # Not a label error: whygym's back-door and mediation derivations found no formula whose terms
-        # are all stated, which proves nothing without two models that fit the numbers and disagree
-        # (front-door items are determined by a formula whygym does not try).
+        # are all stated. That proves nothing without two models that fit the numbers and disagree on the
+        # sign (front-door items are determined by a formula whygym does not try): search for them.
+        w = _sign_witness(task, p, item.given) if witnesses else None
+        if w is not None:
+            res.status, res.category = "unsolved", "not determined"
+            res.solved = f"open ({task} from {w.answer_low:.4f} to {w.answer_high:.4f})"
+            res.note = (f"the stated numbers do not determine the sign of the {task}: two SCMs on the item's graph "
+                        f"reproduce every stated number (to {w.max_stated_gap:.1e}) and give {w.answer_low:.4f} and "
+                        f"{w.answer_high:.4f} (witness checked with the exact engine)")
+            res.steps = {"witness": json.dumps(w.to_dict())}
+            return res
         res.status, res.category = "disagree", "solver gap"
         res.note = (f"whygym's derivations of the {task} need a term the item does not state ({why}); the item's own "
-                    f"estimand {item.meta.get('estimand')!r} leaves it out, and no witness that the numbers leave the "
-                    "answer open was built")
+                    f"estimand {item.meta.get('estimand')!r} leaves it out, and "
+                    + ("the witness search found no two models that fit the numbers and disagree on the sign "
+                       "(which proves nothing)" if witnesses else "no witness was searched for (--witnesses)"))
         return res
     res.solved, res.steps = fmt4(d.value), d.steps
     polarity = item.meta.get("polarity")
@@ -319,15 +325,31 @@ def _audit_cladder(item: Item) -> AuditResult:
     return res
 
 
-def audit_item(item: Item, structure_from: Item | None = None) -> AuditResult:
+def _sign_witness(task: str, p: Problem, given: dict[str, float]):
+    """Two SCMs on ``p``'s graph that reproduce every stated number and give the task's answer both signs
+    (:func:`whygym.benchmarks.witness.answer_witness`), or None."""
+    from whygym.benchmarks.witness import answer_witness
+    from whygym.tasks.suites import exact_answer
+
+    try:
+        stated = {parse_term_key(k, p.ids): float(v) for k, v in given.items()}
+    except ValueError:
+        return None
+    spec = get_task(task)
+    return answer_witness(p, stated, lambda scm: exact_answer(spec, p, scm), 0.0, random.Random(0))
+
+
+def audit_item(item: Item, structure_from: Item | None = None, witnesses: bool = False) -> AuditResult:
     """Audit one item. ``structure_from``: a twin item (same derivation) whose parsed graph and query
     stand in when this item's own text could not be parsed (LLM-rewritten prose); the numbers are
-    still read from this item's own prompt."""
+    still read from this item's own prompt. ``witnesses``: where no formula of the solver has its terms
+    stated, search for a witness that the numbers leave the answer open (category ``not determined``;
+    seconds per item, so off by default)."""
     res = AuditResult(item.id, item.meta.get("file", ""), item.task, "unsolved")
     gold = item.gold
     res.gold = LACK if gold.get("label") == LACK else (fmt4(gold["prob"]) if "prob" in gold else str(gold.get("label")))
-    if item.meta.get("benchmark") == "cladder" or item.task in _CLADDER:
-        return _audit_cladder(item)
+    if "query_type" in item.meta or item.task in _CLADDER:  # a CLadder-format item
+        return _audit_cladder(item, witnesses)
     if item.task not in PROB_TASKS:
         res.note = f"task {item.task} is not one of the seven probability tasks"
         return res
@@ -451,6 +473,8 @@ def pair_by_reason(items: Iterable[Item], twins: Iterable[Item]) -> dict[str, It
     return out
 
 
-def audit_items(items: list[Item], twins: list[Item] | None = None) -> list[AuditResult]:
+def audit_items(items: list[Item], twins: list[Item] | None = None, witnesses: bool = False) -> list[AuditResult]:
+    """:func:`audit_item` over items (``twins``: see :func:`pair_by_reason`; ``witnesses``: search for a
+    witness where the solver finds no formula, seconds per such item)."""
     pairs = pair_by_reason(items, twins) if twins else {}
-    return [audit_item(it, pairs.get(it.id)) for it in items]
+    return [audit_item(it, pairs.get(it.id), witnesses=witnesses) for it in items]

@@ -22,6 +22,9 @@ def register(sub) -> None:
     p.add_argument("--limit", type=int, default=None, help="audit only the first N items of each target")
     p.add_argument("--show", type=int, default=20, help="disagreements to print per target (default 20)")
     p.add_argument("--json", default=None, metavar="FILE", help="also write every result to FILE (JSON Lines)")
+    p.add_argument("--witnesses", action="store_true",
+                   help="where no formula has all its terms stated, search for two SCMs that fit every stated number "
+                        "and disagree (category 'not determined'); seconds per such item")
     p.set_defaults(func=run)
 
 
@@ -41,7 +44,7 @@ def _twins_for(target: str, items, explicit: str | None):
 
 
 _SHOWN = {"rounding": "agree under rounding"}
-_ORDER = ("rounding", "label error", "parse failure", "solver gap")
+_ORDER = ("rounding", "label error", "not determined", "parse failure", "solver gap")
 
 
 def _order(kv):
@@ -68,7 +71,7 @@ def run(args) -> int:
         except (KeyError, FileNotFoundError, ValueError) as e:
             raise UserError(f"{target}: {e}") from None
         twins = _twins_for(target, items, args.pair)
-        results = audit_items(items, twins)
+        results = audit_items(items, twins, witnesses=args.witnesses)
         all_results += results
         by_file = collections.defaultdict(list)
         for r in results:
