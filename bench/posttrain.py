@@ -48,7 +48,7 @@ def _recorded(cmd: list[str]) -> tuple[int, float]:
         return 0, float(json.loads((out / "results.json").read_text())["run"].get("wall_seconds") or 0.0)
     if "train" in cmd and (out / "train_summary.json").exists():
         s = json.loads((out / "train_summary.json").read_text())
-        return 0, float(s.get("wall_s") or s.get("seconds") or 0.0)
+        return 0, float(s.get("wall_s") or 0.0)
     return 1, 0.0
 
 
@@ -111,8 +111,8 @@ def train(method: str, a, log: Path) -> dict:
     base = [*_whygym(), "train", method, "--config", str(cfg), "--out", str(out), "--model", a.model]
     extra = ["--minutes", str(a.minutes), "--steps", "100000", "--heldout-n", str(a.test_n),
              "--heldout-seed", str(HELDOUT_SEED), "--n-train", str(a.n_train)]
-    if method == "ppo":  # whygym's own trainer: checkpoints through save_every, rollouts of max_new_tokens
-        extra += ["--save-every", "0", "--max-new-tokens", str(a.gen_tokens)]
+    if method == "ppo":  # whygym's own trainer: no target text, rollouts of max_new_tokens
+        extra += ["--save-steps", "0", "--max-new-tokens", str(a.gen_tokens)]
     else:
         extra += ["--save-steps", "100000", "--derivation", a.derivation]
     if method == "grpo":

@@ -36,7 +36,7 @@ from typing import Any, Iterable, Iterator
 
 __all__ = ["Item", "write_jsonl", "read_jsonl", "write_parquet", "read_parquet", "to_hf_dataset",
            "atomic_write_text", "atomic_write_bytes", "PROB_TASKS", "YESNO_PROB_TASKS", "BOUND_TASKS",
-           "with_names", "with_letters"]
+           "LACK_CONDITION", "with_names", "with_letters", "with_value_words", "with_value_numbers", "value_words"]
 
 #: The seven core probability tasks of CaLM / CauGym.
 PROB_TASKS = ("ATE", "CDE", "ETT", "NDE", "NIE", "PN", "PS")
@@ -44,6 +44,8 @@ PROB_TASKS = ("ATE", "CDE", "ETT", "NDE", "NIE", "PN", "PS")
 YESNO_PROB_TASKS = ("ATE", "CDE", "ETT", "NDE", "NIE")
 #: Tasks answered with {"PROB": a Tian-Pearl bound in [0, 1]}.
 BOUND_TASKS = ("PN", "PS")
+#: The gold label (and the answer) of a question whose prompt does not determine the answer.
+LACK_CONDITION = "LACK_CONDITION"
 
 
 @dataclass
@@ -132,6 +134,70 @@ def with_letters(text: str, names: dict[str, str]) -> str:
     """
     for pat, letter in _name_patterns(names):
         text = pat.sub(letter, text)
+    return text
+
+
+#: An assignment of a node letter in a derivation: ``C=1`` in ``P(C=1|A=0)``, ``do(A=1,B=0)``, ``C_{A=0}``.
+_ASSIGN = re.compile(r"(?<![A-Za-z0-9_])([A-Z])=([01])(?![0-9.])")
+
+
+def value_words(graph: Any) -> dict[str, tuple[str, str]]:
+    """Each variable's value words (letter -> (word for 0, word for 1)) from an item's graph
+    (``graph["values"]``); a value without a word (a loaded item whose prompt never names it) is None,
+    and a variable whose two words coincide is left out (they cannot be told apart).
+
+    >>> value_words({"values": {"A": ["dry", "wet"], "B": ["low", None], "C": ["x", "X"]}})
+    {'A': ('dry', 'wet'), 'B': ('low', None)}
+    """
+    vals = (graph or {}).get("values") if isinstance(graph, dict) else None
+    out: dict[str, tuple[str | None, str | None]] = {}
+    for k, v in (vals or {}).items() if isinstance(vals, dict) else ():
+        if not isinstance(v, (list, tuple)) or len(v) != 2:
+            continue
+        w0, w1 = (w.strip() if isinstance(w, str) and w.strip() else None for w in v)
+        if (w0 or w1) and (w0 or "").lower() != (w1 or "").lower():
+            out[str(k)] = (w0, w1)
+    return out
+
+
+def with_value_words(text: str, values: dict[str, tuple[str | None, str | None]]) -> str:
+    """A derivation written with node letters and 0/1 values, rewritten with each variable's value words
+    as the prompt states them (``C=1`` -> ``C=high``), so that every probability in the derivation reads
+    like the sentence of the prompt that states it. Apply before :func:`with_names`.
+
+    >>> with_value_words("ATE=P(C=1|do(A=0))-P(C=1|do(A=1)); E[C_{A=0}|A=1]; ATE=0.5",
+    ...                  {"A": ("dry", "wet"), "C": ("low", "high")})
+    'ATE=P(C=high|do(A=dry))-P(C=high|do(A=wet)); E[C_{A=dry}|A=wet]; ATE=0.5'
+    """
+    def word(m):
+        w = values.get(m.group(1), (None, None))[int(m.group(2))]
+        return f"{m.group(1)}={w}" if w else m.group(0)
+
+    return _ASSIGN.sub(word, text)
+
+
+def with_value_numbers(text: str, names: dict[str, str], values: dict[str, tuple[str | None, str | None]]) -> str:
+    """The inverse of :func:`with_value_words`, for a derivation written with names or letters: each
+    ``VARIABLE=WORD`` (the variable by its letter or its name, any case, the word one of that variable's
+    two value words) becomes ``VARIABLE=0`` or ``=1``. Words are read per variable (two variables may code
+    one word differently). Apply before :func:`with_letters`.
+
+    >>> with_value_numbers("P(soil moisture=High|do(Rain = light)) P(A=heavy)",
+    ...                    {"A": "rain", "B": "soil moisture"}, {"A": ("light", "heavy"), "B": ("high", "low")})
+    'P(soil moisture=0|do(Rain=0)) P(A=1)'
+    """
+    for letter, (w0, w1) in values.items():
+        who = [f"(?-i:{re.escape(letter)})"]
+        name = str(names.get(letter, "")).strip()
+        if name:
+            who.insert(0, re.escape(name))
+        words = sorted({(w.lower(), v) for v, w in ((0, w0), (1, w1)) if w}, key=lambda t: -len(t[0]))
+        if not words:
+            continue
+        code = dict(words)
+        pat = re.compile(r"(?<![A-Za-z0-9_])(" + "|".join(who) + r")\s*=\s*("
+                         + "|".join(re.escape(w) for w, _ in words) + r")(?![A-Za-z0-9])", re.IGNORECASE)
+        text = pat.sub(lambda m: f"{m.group(1)}={code[m.group(2).lower()]}", text)
     return text
 
 

@@ -20,7 +20,9 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from whygym.benchmarks import load_calm, load_caugym
 from whygym.benchmarks.audit import audit_items
-from whygym.benchmarks.parse import _Values, _pairs_from_words, default_value
+from whygym.benchmarks.reading.coding import ValueCoding as _Values
+from whygym.benchmarks.reading.lexicon import default_value
+from whygym.benchmarks.reading.statements import pairs_from_words as _pairs_from_words
 from whygym.tasks import DEFAULT_TASKS, GenConfig, generate
 from whygym.tasks.core import Problem, join_and, parse_term_key
 from whygym.tasks.generate import basic_text

@@ -75,12 +75,13 @@ def write_ppo_train(out: Path, steps: int = 16) -> None:
     for s in range(1, steps + 1):
         vals = {k: 0.0 for k in LOG_KEYS}
         vals.update(step=s, reward=0.1 + 0.03 * s + rnd.gauss(0, 0.02), policy_loss=-0.04 + rnd.gauss(0, 0.01),
-                    value_loss=0.9 * math.exp(-s / 6), kl_coef=0.05, lr=1e-5, seconds=3.0)
+                    value_loss=0.9 * math.exp(-s / 6), kl_coef=0.05, lr=1e-5, step_time_s=3.0, wall_s=3.0 * s)
         rows.append({k: vals[k] for k in LOG_KEYS})
     (out / "train_log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     (out / "train_summary.json").write_text(json.dumps(
-        {"steps": steps, "start_step": 0, "steps_run": steps, "resumed_from": None, "reward_first": 0.14,
-         "reward_last": 0.55, "kl_coef": 0.05, "trainable_params": 1000, "seconds": 48.0, "device": "cpu",
+        {"method": "ppo", "steps": steps, "start_step": 0, "steps_run": steps, "resumed_from": None,
+         "reward_first": 0.14, "reward_last": 0.55, "kl_coef": 0.05, "trainable_params": 1000, "wall_s": 48.0,
+         "device": "cpu",
          "config": {"lr": 1e-5, "steps": steps}}, indent=1))
 
 

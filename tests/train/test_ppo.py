@@ -164,7 +164,7 @@ def _toy_run(out, *, steps, lr, kl_coef=0.0, vf_coef=0.5, seed=0, reward_fn=_sta
     """PPO on the toy task; returns the trained model, its tokenizer and the per-step log."""
     model, tok = _toy_model_and_tokenizer()
     cfg = PPOConfig(model="unused", lr=lr, steps=steps, batch_size=32, mini_batch_size=8, ppo_epochs=4,
-                    max_new_tokens=3, kl_coef=kl_coef, vf_coef=vf_coef, save_every=0, log_every=0, seed=seed)
+                    max_new_tokens=3, kl_coef=kl_coef, vf_coef=vf_coef, save_steps=0, logging_steps=0, seed=seed)
     summary = train_ppo(cfg, out, model=model, tokenizer=tok, dataset=[{"prompt": p} for p in _TOY_PROMPTS],
                         reward_fn=reward_fn)
     log = [json.loads(x) for x in (out / "train_log.jsonl").read_text().splitlines()]
@@ -200,7 +200,7 @@ def test_toy_task_policy_learns_the_rewarded_first_word(tmp_path):
     assert summary["reward_last"] == pytest.approx(float(np.mean([r["reward"] for r in log[-5:]])))
     for r in log:
         assert set(r) >= {"reward", "kl", "policy_loss", "value_loss", "clip_frac", "approx_kl",
-                          "explained_variance", "entropy", "seconds"}
+                          "explained_variance", "entropy", "step_time_s", "wall_s"}
 
 
 @pytest.mark.parametrize("broken", ["advantage_sign_flipped", "policy_update_removed"])
@@ -304,7 +304,7 @@ def test_train_ppo_real_reward_final_and_resume(tmp_path):
     model, tok = tiny_llama(seed=0)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     cfg = PPOConfig(model="unused", lr=1e-3, steps=2, batch_size=4, mini_batch_size=2, ppo_epochs=1,
-                    max_new_tokens=8, max_prompt_length=200, save_every=1, log_every=0, seed=0,
+                    max_new_tokens=8, max_prompt_length=200, save_steps=1, logging_steps=0, seed=0,
                     reward_weights={"format": 0.2, "accuracy": 0.4, "closeness": 0.4})
     seen = []
 
@@ -321,8 +321,9 @@ def test_train_ppo_real_reward_final_and_resume(tmp_path):
     log = [json.loads(x) for x in (tmp_path / "train_log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [1, 2]
     assert all(0.0 <= r["reward"] <= 1.0 and math.isfinite(r["policy_loss"]) for r in log)
-    assert (tmp_path / "checkpoint-2" / "value_head.safetensors").is_file()
-    assert (tmp_path / "checkpoint-2" / "optimizer.pt").is_file()
+    # the TRL methods' layout: OUT/checkpoints/checkpoint-N
+    assert (tmp_path / "checkpoints" / "checkpoint-2" / "value_head.safetensors").is_file()
+    assert (tmp_path / "checkpoints" / "checkpoint-2" / "optimizer.pt").is_file()
     assert json.loads((tmp_path / "train_summary.json").read_text())["steps_run"] == 2
 
     loaded = AutoModelForCausalLM.from_pretrained(tmp_path / "final")
@@ -332,18 +333,19 @@ def test_train_ppo_real_reward_final_and_resume(tmp_path):
     # resume: a fresh copy of the initial model, more steps; continues from step 2
     model2, tok2 = tiny_llama(seed=0)
     cfg.steps = 3
-    s2 = train_ppo(cfg, tmp_path, model=model2, tokenizer=tok2, dataset=rows, reward_fn=reward)
+    s2 = train_ppo(cfg, tmp_path, model=model2, tokenizer=tok2, dataset=rows, reward_fn=reward, resume=True)
     assert s2["start_step"] == 2 and s2["steps_run"] == 1 and s2["resumed_from"].endswith("checkpoint-2")
     log = [json.loads(x) for x in (tmp_path / "train_log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log] == [1, 2, 3]
-    assert (tmp_path / "checkpoint-3").is_dir() and not (tmp_path / "checkpoint-1").exists()  # keeps 2
+    ckpts = tmp_path / "checkpoints"
+    assert (ckpts / "checkpoint-3").is_dir() and not (ckpts / "checkpoint-1").exists()  # keeps 2
     # the resumed model started from the step-2 weights, not from the initial ones
     assert any(not torch.equal(v, before[k]) for k, v in model2.state_dict().items())
     final_mtime = (tmp_path / "final" / "model.safetensors").stat().st_mtime_ns
     # called again with the steps already reached: nothing to run; the trained model given as the
     # "initial" one is noticed (it would become the KL reference)
     with pytest.warns(RuntimeWarning, match="differs from the initial model"):
-        s3 = train_ppo(cfg, tmp_path, model=model2, tokenizer=tok2, dataset=rows, reward_fn=reward)
+        s3 = train_ppo(cfg, tmp_path, model=model2, tokenizer=tok2, dataset=rows, reward_fn=reward, resume=True)
     assert s3["steps_run"] == 0 and s3["start_step"] == 3
     assert (tmp_path / "final" / "model.safetensors").stat().st_mtime_ns == final_mtime
 
@@ -352,7 +354,7 @@ def test_resume_reproduces_an_uninterrupted_run(tmp_path):
     model, tok = _toy_model_and_tokenizer()
     rows = [{"prompt": p} for p in ["a b", "c d", "e f"]]
     cfg = PPOConfig(model="unused", lr=5e-3, steps=3, batch_size=4, mini_batch_size=2, ppo_epochs=2,
-                    max_new_tokens=3, kl_coef=0.1, adaptive_kl=True, kl_horizon=10, save_every=2, log_every=0,
+                    max_new_tokens=3, kl_coef=0.1, adaptive_kl=True, kl_horizon=10, save_steps=2, logging_steps=0,
                     seed=3)
     train_ppo(cfg, tmp_path / "straight", model=model, tokenizer=tok, dataset=rows, reward_fn=_starts_with_yes)
     straight = {k: v.clone() for k, v in model.state_dict().items()}
@@ -362,14 +364,16 @@ def test_resume_reproduces_an_uninterrupted_run(tmp_path):
     train_ppo(cfg, tmp_path / "pieces", model=model, tokenizer=tok, dataset=rows, reward_fn=_starts_with_yes)
     cfg.steps = 3
     model, tok = _toy_model_and_tokenizer()
-    s = train_ppo(cfg, tmp_path / "pieces", model=model, tokenizer=tok, dataset=rows, reward_fn=_starts_with_yes)
+    s = train_ppo(cfg, tmp_path / "pieces", model=model, tokenizer=tok, dataset=rows, reward_fn=_starts_with_yes,
+                  resume=True)
     assert s["start_step"] == 2
     for k, v in model.state_dict().items():
         torch.testing.assert_close(v, straight[k], rtol=0, atol=0, msg=k)
     a = [json.loads(x) for x in (tmp_path / "straight" / "train_log.jsonl").read_text().splitlines()]
     b = [json.loads(x) for x in (tmp_path / "pieces" / "train_log.jsonl").read_text().splitlines()]
     for ra, rb in zip(a, b, strict=True):
-        assert {k: v for k, v in ra.items() if k != "seconds"} == {k: v for k, v in rb.items() if k != "seconds"}
+        timing = ("step_time_s", "wall_s")
+        assert {k: v for k, v in ra.items() if k not in timing} == {k: v for k, v in rb.items() if k not in timing}
     assert a[-1]["kl_coef"] != 0.1  # the adaptive controller moved and was restored
 
 
@@ -377,12 +381,12 @@ def test_wall_clock_budget_stops_after_the_step_that_passes_it(tmp_path):
     model, tok = _toy_model_and_tokenizer()
     rows = [{"prompt": p} for p in ["a b", "c d", "e f"]]
     cfg = PPOConfig(model="unused", lr=5e-3, steps=50, batch_size=2, mini_batch_size=2, ppo_epochs=1,
-                    max_new_tokens=3, save_every=0, log_every=0, seed=0, minutes=1e-9)
+                    max_new_tokens=3, save_steps=0, logging_steps=0, seed=0, minutes=1e-9)
     s = train_ppo(cfg, tmp_path, model=model, tokenizer=tok, dataset=rows, reward_fn=_starts_with_yes)
     # a budget already spent at the first step: that step runs, is saved, and the run stops
     assert s["stopped_by_budget"] and s["steps"] == 1 and s["steps_run"] == 1 and s["steps_target"] == 50
     assert s["mean_step_s"] > 0
-    assert (tmp_path / "checkpoint-1" / "optimizer.pt").is_file() and (tmp_path / "final").is_dir()
+    assert (tmp_path / "checkpoints" / "checkpoint-1" / "optimizer.pt").is_file() and (tmp_path / "final").is_dir()
     # no budget: the run goes to the target
     cfg.minutes, cfg.steps = 0.0, 2
     model, tok = _toy_model_and_tokenizer()
@@ -401,12 +405,12 @@ def test_train_ppo_lora_merges_final(tmp_path):
     model, tok = tiny_llama(seed=1)
     base = {k: v.clone() for k, v in model.state_dict().items()}
     cfg = PPOConfig(model="unused", lr=1e-2, steps=2, batch_size=2, mini_batch_size=2, ppo_epochs=2,
-                    max_new_tokens=6, max_prompt_length=200, save_every=1, log_every=0, seed=0,
-                    lora=True, lora_r=4, lora_alpha=8, lora_target_modules=["q_proj", "v_proj"])
+                    max_new_tokens=6, max_prompt_length=200, save_steps=1, logging_steps=0, seed=0,
+                    lora=True, lora_r=4, lora_alpha=8, lora_targets=["q_proj", "v_proj"])
     s = train_ppo(cfg, tmp_path, model=model, tokenizer=tok, dataset=rows,
                   reward_fn=lambda completions, **_: [0.0, 1.0])
     assert s["steps_run"] == 2
-    assert (tmp_path / "checkpoint-2" / "policy" / "adapter_model.safetensors").is_file()
+    assert (tmp_path / "checkpoints" / "checkpoint-2" / "policy" / "adapter_model.safetensors").is_file()
     final = AutoModelForCausalLM.from_pretrained(tmp_path / "final")
     sd = final.state_dict()
     assert set(sd) == set(base)  # merged: plain llama keys, no lora_ keys

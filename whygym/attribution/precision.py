@@ -42,7 +42,7 @@ import random as _random
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from whygym.items import Item
+from whygym.items import PROB_TASKS, Item
 
 __all__ = ["plan_from_attribution", "build_precision_dataset", "precision_overrides", "precision_train_items",
            "GOLD_PRESERVING"]
@@ -128,7 +128,7 @@ def plan_from_attribution(attribution: Mapping[str, Any] | str | Path, *, metric
         for instr, wi in (("present", 1 - p_i), ("omitted", p_i)):
             mix.append({"weight": round(wn * wi, 6),
                         "intervene": {"names": names, "data": "present", "graph": "present", "instruction": instr}})
-    tasks = list(tasks or doc.get("tasks") or ["ATE", "CDE", "ETT", "NDE", "NIE", "PN", "PS"])
+    tasks = list(tasks or doc.get("tasks") or PROB_TASKS)
     lora = _lora_from_layers(doc.get("layers"), top_k, layer_method)
     if lora["target_modules"]:
         rationale.append(f"LoRA limited to the top {len(lora['modules'])} modules by {lora['method']}: "

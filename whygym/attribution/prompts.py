@@ -162,27 +162,13 @@ def evaluate_arms(arm_items: dict[tuple[int, ...], list[Item]], design: Design, 
     metrics: dict[str, dict[str, np.ndarray]] = {m: {} for m in METRICS}
     outputs: dict[str, list[str]] = {}
     info: dict[str, Any] = {"path": None, "cache": str(cache_path)}
-    run_eval = None
-    if use_harness:
-        try:
-            from whygym.eval import EvalConfig, run_eval  # noqa: F811
-        except ImportError as e:  # the harness is optional for this module
-            info["harness_error"] = f"{type(e).__name__}: {e}"
-            run_eval = None
-    done = False
-    if run_eval is not None and out_dir is not None:
-        try:
-            _via_harness(run_eval, EvalConfig, arm_items, arms, labels, backend, out_dir, cache_path,
-                         max_new_tokens, batch_size, progress, metrics, outputs, info)
-            info["path"] = "whygym.eval.run_eval"
-            done = True
-        except (KeyError, TypeError, ValueError, OSError) as e:
-            # The harness is another package's API: if it changed shape, fall back to the same cache directly.
-            info["harness_error"] = f"{type(e).__name__}: {e}"
-            for m in metrics.values():
-                m.clear()
-            outputs.clear()
-    if not done:
+    if use_harness and out_dir is not None:
+        from whygym.eval import EvalConfig, run_eval
+
+        _via_harness(run_eval, EvalConfig, arm_items, arms, labels, backend, out_dir, cache_path,
+                     max_new_tokens, batch_size, progress, metrics, outputs, info)
+        info["path"] = "whygym.eval.run_eval"
+    else:
         info["path"] = "CachedBackend+score"
         cache = ResponseCache(cache_path)
         try:

@@ -26,7 +26,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from whygym.items import Item, PROB_TASKS
+from whygym.items import LACK_CONDITION, PROB_TASKS, Item
 from whygym.benchmarks._io import BenchmarkFormatError, read_records, require
 from whygym.benchmarks.parse import label_checks, parse_prompt
 
@@ -50,7 +50,7 @@ def _subset_of(path: Path) -> str:
 
 
 def _gold_from_answer(ans: Any, path, where) -> dict[str, Any]:
-    if isinstance(ans, str) and ans.strip() == "LACK_CONDITION":
+    if isinstance(ans, str) and ans.strip() == LACK_CONDITION:
         return {"label": "LACK_CONDITION"}
     obj = ans
     if isinstance(ans, str):
@@ -110,7 +110,7 @@ def load_caugym(path: str | os.PathLike, *, limit: int | None = None, parse: boo
         for k in ("id", "idx", "rewriting_status"):
             if k in rec:
                 meta[k] = rec[k]
-        lack = gold.get("label") == "LACK_CONDITION"
+        lack = gold.get("label") == LACK_CONDITION
         do_append = append_instruction if append_instruction is not None else lack
         if do_append and insuff_ins and insuff_ins.strip() not in prompt:
             prompt = prompt + "\n" + insuff_ins

@@ -14,8 +14,9 @@ from whygym.benchmarks.calm import load_calm
 from whygym.benchmarks.caugym import load_caugym
 from whygym.benchmarks.cladder import load_cladder
 from whygym.benchmarks.parse import default_word_agreement, parse_calm_record
+from whygym.items import PROB_TASKS
 
-P_CODES = ("ATE", "CDE", "ETT", "NDE", "NIE", "PN", "PS")
+P_CODES = PROB_TASKS
 
 
 def _ok(items) -> str:

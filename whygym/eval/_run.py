@@ -270,9 +270,9 @@ def _step_breakdown(records: Sequence[dict[str, Any]]) -> dict[str, Any] | None:
 def _verdict(text: str, item) -> dict[str, Any] | None:
     """The step verifier's reading of one answer (:func:`whygym.scoring.verify.verify`), for items that carry a
     reference derivation of a probability task; None otherwise."""
-    from whygym.items import PROB_TASKS
+    from whygym.items import LACK_CONDITION, PROB_TASKS
 
-    if not item.reason or str(item.task).upper() not in PROB_TASKS or item.gold.get("label") == "LACK_CONDITION":
+    if not item.reason or str(item.task).upper() not in PROB_TASKS or item.gold.get("label") == LACK_CONDITION:
         return None
     from whygym.scoring.verify import verify
 

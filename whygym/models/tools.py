@@ -79,33 +79,12 @@ def parse_tools(value: str | None) -> ToolSpec | None:
     return ToolSpec(name, **kw)
 
 
-def _minmax_braces(expr: str) -> str:
-    # min(a, b) / max(a, b) in the form the spelled parser reads (min{a, b})
-    out, stack = [], []
-    i = 0
-    while i < len(expr):
-        m = re.match(r"(min|max)\s*\(", expr[i:])
-        if m:
-            out.append(m.group(1) + "{")
-            stack.append("}")
-            i += m.end()
-            continue
-        ch = expr[i]
-        if ch == "(":
-            stack.append(")")
-        elif ch == ")" and stack:
-            ch = stack.pop()
-        out.append(ch)
-        i += 1
-    return "".join(out)
-
-
 def calculate(expr: str, decimals: int = 4) -> str:
     """The value of ``expr`` rounded half-even to ``decimals`` places (never ``-0.0000``), or ``ERROR``."""
-    from whygym.train.spelled import ArithmeticParseError, exact_value, parse_expression
+    from whygym.arith import ArithmeticParseError, exact_value, minmax_braces, parse_expression
 
     try:
-        v = exact_value(parse_expression(_minmax_braces(expr.replace(" ", ""))))
+        v = exact_value(parse_expression(minmax_braces(expr.replace(" ", ""))))
         if v is None:  # a division by zero
             return ERROR
         with localcontext() as ctx:

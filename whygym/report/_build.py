@@ -364,7 +364,7 @@ def _train_info(t: TrainRun) -> dict[str, Any]:
             "reward_first": rew[0] if rew else s.get("reward_first"),
             "reward_last": rew[-1] if rew else s.get("reward_last"),
             "zero_mean": s.get("zero_signal_frac_mean", sum(zero) / len(zero) if zero else None),
-            "seconds": s.get("wall_s", s.get("seconds"))}
+            "seconds": s.get("wall_s")}
 
 
 def _training_section(found: Found, img: _Images) -> str:

@@ -69,12 +69,7 @@ class TrainRun:
 
     @property
     def method(self) -> str:
-        s = self.summary or {}
-        if s.get("method"):
-            return str(s["method"])
-        if any("policy_loss" in r for r in self.rows) or "kl_coef" in s:
-            return "ppo"
-        return "?"
+        return str((self.summary or {}).get("method") or "?")  # every trainer's summary names its method
 
 
 @dataclass

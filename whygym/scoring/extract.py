@@ -63,10 +63,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+from whygym.items import LACK_CONDITION  # re-exported: the one definition is in whygym.items
+
 __all__ = ["Answer", "Extraction", "extract", "parse_number", "normalize_label", "completion_text",
            "LACK_CONDITION"]
-
-LACK_CONDITION = "LACK_CONDITION"
 
 # ----------------------------------------------------------------------------------------------
 # regular expressions (all linear-time: no nested unbounded quantifiers)

@@ -72,11 +72,24 @@ def derive(p: Problem, look, exhaustive: bool = False, decimals: int = 4,
     return try_sets(sets, look, with_set)
 
 
-def question(p: Problem) -> str:
-    q = p.query
-    X, Y = q["treatment"], q["outcome"]
-    return (f"If {p.names[X]} is changed to be {p.word(X, q['x'])}, will {p.names[Y]} be more likely to be "
-            f"{p.word(Y, q['y'])}?")
+#: How the question is written (``en[0]`` is the generator's, CaLM's own) and read back, per language
+#: (:mod:`whygym.tasks.phrasing`).
+PHRASINGS = {
+    "en": (
+        "If {X} is changed to be {x}, will {Y} be more likely to be {y}?",
+    ),
+    "cn": (
+        "如果{X}被改变为{x}，那么{Y}更有可能为{y}吗？",
+    ),
+}
+#: Paraphrases for the ``rephrased`` suite: (template, polarity); a "less" question turns the yes/no around.
+REPHRASED = (
+    ("Would setting {X} to {x} make it more likely that {Y} is {y}?", "more"),
+    ("Suppose we intervene and make {X} {x}. Does the chance that {Y} is {y} go up?", "more"),
+    ("If {X} were set to {x} by intervention, would {Y} be less likely to be {y}?", "less"),
+    ("Does forcing {X} to be {x} lower the probability that {Y} is {y}?", "less"),
+)
 
 
-SPEC = register(TaskSpec("ATE", "average treatment effect", 2, True, has_path, pick_values, derive, question))
+SPEC = register(TaskSpec("ATE", "average treatment effect", 2, True, has_path, pick_values, derive,
+                         PHRASINGS, REPHRASED))

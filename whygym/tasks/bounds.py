@@ -76,3 +76,39 @@ def derive_bound(name: str, p: Problem, look, exhaustive: bool = False, decimals
     if sets is None:
         sets = backdoor_sets(p.dag, 1 << X, 1 << Y, exhaustive)
     return try_sets(sets, look, with_set)
+
+
+#: How CaLM writes a bound question, EN: PN's phrasing ("the probability of the Y would have been") and
+#: PS's ("the probability that Y would have been"); each task writes its own first and reads both.
+BOUND_QUESTIONS_EN = (
+    "Given that {X} was {xf} and {Y} was {yf}, what is the {bound} bound of the probability of the {Y} would "
+    "have been {y} if the {X} had been {x}?",
+    "Given that {X} was {xf} and {Y} was {yf}, what is the {bound} bound of the probability that {Y} would "
+    "have been {y} if the {X} had been {x}?",
+)
+#: ... and CN (with and without 那么), for reading.
+BOUND_QUESTIONS_CN = (
+    "给定{X}为{xf}且{Y}为{yf}，那么假如{X}为{x}，此时{Y}为{y}的概率的{bound}是多少？",
+    "给定{X}为{xf}且{Y}为{yf}，假如{X}为{x}，此时{Y}为{y}的概率的{bound}是多少？",
+)
+#: Paraphrases for the ``rephrased`` suite (no polarity: a bound has no yes/no).
+BOUND_REPHRASED = (
+    (
+        "Given that {X} was {xf} and {Y} was {yf}, what is the {bound} bound on the probability that {Y} "
+        "would have been {y} had {X} been {x}?",
+        ""),
+    (
+        "We observe {X} being {xf} and {Y} being {yf}. Give the {bound} bound of the probability that, had "
+        "{X} been {x}, {Y} would have been {y}.",
+        ""),
+    (
+        "Among cases with {X} being {xf} and {Y} being {yf}, what is the {bound} bound of the chance that {Y} "
+        "would have been {y} if {X} had been {x}?",
+        ""),
+)
+
+
+def bound_phrasings(task: str) -> dict[str, tuple[str, ...]]:
+    """:attr:`~whygym.tasks.spec.TaskSpec.phrasings` of PN or PS: its own EN phrasing first."""
+    en = BOUND_QUESTIONS_EN if task == "PN" else BOUND_QUESTIONS_EN[::-1]
+    return {"en": en, "cn": BOUND_QUESTIONS_CN}

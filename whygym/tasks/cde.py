@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from whygym.scm.graph import members
 from whygym.tasks.core import (Derivation, backdoor_steps, Problem, Term, assign_text, backdoor_sets, configs, fmt4,
-                               join_and, open_text, sign_conclusion, sum_prefix, try_sets)
+                               open_text, sign_conclusion, sum_prefix, try_sets)
 from whygym.tasks.spec import TaskSpec, register
 
 
@@ -76,12 +76,23 @@ def derive(p: Problem, look, exhaustive: bool = False, decimals: int = 4,
     return try_sets(sets, look, with_set)
 
 
-def question(p: Problem) -> str:
-    q = p.query
-    X, Y = q["treatment"], q["outcome"]
-    cond = join_and([f"{p.names[m]} being {p.word(m, v)}" for m, v in sorted(q["fixed"].items())])
-    return (f"Conditioned on {cond}, if the {p.names[X]} had been {p.word(X, q['x'])}, would the {p.names[Y]} "
-            f"have been more likely to be {p.word(Y, q['y'])}?")
+#: How the question is written (``en[0]`` is the generator's, CaLM's own) and read back, per language
+#: (:mod:`whygym.tasks.phrasing`).
+PHRASINGS = {
+    "en": (
+        "Conditioned on {cond}, if the {X} had been {x}, would the {Y} have been more likely to be {y}?",
+    ),
+    "cn": (
+        "在{cond}的条件下，假如{X}为{x}，那么{Y}更有可能为{y}吗？",
+    ),
+}
+#: Paraphrases for the ``rephrased`` suite: (template, polarity); a "less" question turns the yes/no around.
+REPHRASED = (
+    ("Holding {cond_at} fixed, would changing {X} to {x} make {Y} more likely to be {y}?", "more"),
+    ("With {cond_at} kept as they are, does setting {X} to {x} raise the chance that {Y} is {y}?", "more"),
+    ("If {cond_at} are held fixed and {X} is set to {x}, would {Y} be less likely to be {y}?", "less"),
+)
 
 
-SPEC = register(TaskSpec("CDE", "controlled direct effect", 2, True, has_path, pick_values, derive, question))
+SPEC = register(TaskSpec("CDE", "controlled direct effect", 2, True, has_path, pick_values, derive,
+                         PHRASINGS, REPHRASED))

@@ -19,7 +19,8 @@ from whygym.scm.graph import DAG, letters, mask, members
 from whygym.scm.model import BinarySCM
 
 __all__ = ["Problem", "Term", "MissingTerm", "SCMLookup", "GivenLookup", "Derivation", "fmt4",
-           "parse_term_key", "ANSWER_FORMAT_YESNO", "ANSWER_FORMAT_PROB"]
+           "parse_term_key", "prob_key", "problem_from_item", "fill_read_values", "ANSWER_FORMAT_YESNO",
+           "ANSWER_FORMAT_PROB"]
 
 ANSWER_FORMAT_YESNO = ('Provide the calculation result to four decimal places and a final "yes" or "no" answer '
                        'in JSON format, like {"ANSWER": "Yes", "PROB": "0.1234"}:')
@@ -77,6 +78,59 @@ class Problem:
         return q
 
 
+def prob_key(event: Iterable[tuple[str, int]], cond: Iterable[tuple[str, int]] = ()) -> str:
+    """The one text form of a probability term, as prompts' math and :attr:`Item.given` keys write it:
+    ``P(C=0|A=0,B=1)`` (no spaces, the order given).
+
+    >>> prob_key([("C", 0)], [("A", 0), ("B", 1)]), prob_key([("A", 1)])
+    ('P(C=0|A=0,B=1)', 'P(A=1)')
+    """
+    ev = ",".join(f"{v}={a}" for v, a in event)
+    cond = list(cond)
+    return f"P({ev}|" + ",".join(f"{v}={a}" for v, a in cond) + ")" if cond else f"P({ev})"
+
+
+def problem_from_item(item, default_words: tuple[str, str] = ("low", "high")) -> "Problem":
+    """The engine problem an :class:`~whygym.items.Item` states: its graph, query and names, and each
+    variable's value words (the item's ``graph["values"]`` where both are known, else ``default_words``).
+    Raises ``ValueError`` on a malformed structure (no graph or query, a query naming a node the graph lacks).
+
+    >>> from whygym.tasks import generate
+    >>> it = next(generate(["ATE"], n=1, seed=0))
+    >>> p = problem_from_item(it)
+    >>> p.graph_dict() == it.graph and p.query_dict() == it.query
+    True
+    """
+    g, q = item.graph or {}, item.query or {}
+    ids = list(g.get("nodes") or [])
+    if not ids or "treatment" not in q or "outcome" not in q:
+        raise ValueError("the item has no parsed graph/query")
+    pos = {v: i for i, v in enumerate(ids)}
+    try:
+        dag = DAG(len(ids), [(pos[u], pos[v]) for u, v in g.get("edges", [])])
+        query: dict[str, Any] = {k: v for k, v in q.items() if k not in ("treatment", "outcome", "fixed")}
+        query["treatment"], query["outcome"] = pos[q["treatment"]], pos[q["outcome"]]
+        if "fixed" in q:
+            query["fixed"] = {pos[k]: (None if v is None else int(v)) for k, v in q["fixed"].items()}
+    except KeyError as e:
+        raise ValueError(f"the query names a node {e} that is not in the graph") from None
+    stated = g.get("values") if isinstance(g.get("values"), dict) else {}
+    words = []
+    for i in ids:
+        w = stated.get(i)
+        words.append(tuple(w) if isinstance(w, (list, tuple)) and len(w) == 2 and all(w) else tuple(default_words))
+    return Problem(item.task, dag, [g.get("names", {}).get(i, i) for i in ids], words, query, ids=ids)
+
+
+def fill_read_values(steps: dict[str, Any], used: Iterable[tuple["Term", float]], ids: Sequence[str],
+                     decimals: int = 4) -> dict[str, Any]:
+    """``steps`` with its open "Step 5" (None: the numbers the derivation read) written out as the generator
+    lists them, ``P(..)=v`` tab-separated in reading order; other steps as they are. Changes ``steps``."""
+    if "Step 5" in steps and steps["Step 5"] is None:
+        steps["Step 5"] = "\t".join(f"{t.text(ids)}={fmt4(v, decimals)}" for t, v in used)
+    return steps
+
+
 class Term:
     """A probability ``P(event | cond)``; events and conditions are ``((node, value), ...)`` in the
     order they are written. Equality ignores the order (``key``)."""
@@ -89,10 +143,7 @@ class Term:
         self.key = (frozenset(self.event), frozenset(self.cond))
 
     def text(self, ids: Sequence[str]) -> str:
-        ev = ",".join(f"{ids[v]}={a}" for v, a in self.event)
-        if not self.cond:
-            return f"P({ev})"
-        return f"P({ev}|" + ",".join(f"{ids[v]}={a}" for v, a in self.cond) + ")"
+        return prob_key([(ids[v], a) for v, a in self.event], [(ids[v], a) for v, a in self.cond])
 
     def complement(self) -> "Term | None":
         if len(self.event) != 1:

@@ -68,12 +68,29 @@ def derive(p: Problem, look, exhaustive: bool = False, decimals: int = 4,
     return try_sets(sets, look, with_set)
 
 
-def question(p: Problem) -> str:
-    q = p.query
-    X, Y = q["treatment"], q["outcome"]
-    return (f"For those with {p.names[X]} being {p.word(X, q['x_factual'])}, if their {p.names[X]} had been "
-            f"{p.word(X, q['x'])}, would the {p.names[Y]} have been more likely to be {p.word(Y, q['y'])}?")
+#: How the question is written (``en[0]`` is the generator's, CaLM's own) and read back, per language
+#: (:mod:`whygym.tasks.phrasing`).
+PHRASINGS = {
+    "en": (
+        "For those with {X} being {xf}, if their {X} had been {x}, would the {Y} have been more likely to be {y}?",
+    ),
+    "cn": (
+        "对于那些{X}为{xf}，假如{X}为{x}，那么{Y}更有可能为{y}吗？",
+    ),
+}
+#: Paraphrases for the ``rephrased`` suite: (template, polarity); a "less" question turns the yes/no around.
+REPHRASED = (
+    ("Among those whose {X} was {xf}, would {Y} have been more likely to be {y} had their {X} been {x}?", "more"),
+    (
+        "Consider the individuals with {X} equal to {xf}. Had their {X} instead been {x}, would the "
+        "probability that {Y} is {y} have been higher?",
+        "more"),
+    (
+        "For units that actually had {X} being {xf}, would {Y} have been less likely to be {y} if their {X} "
+        "had been {x}?",
+        "less"),
+)
 
 
 SPEC = register(TaskSpec("ETT", "effect of treatment on the treated", 3, True, has_path, pick_values, derive,
-                         question))
+                         PHRASINGS, REPHRASED))

@@ -16,12 +16,12 @@ from dataclasses import asdict, dataclass
 from typing import Callable, Iterator, Sequence
 
 from whygym import __version__
-from whygym.items import Item
+from whygym.items import LACK_CONDITION, PROB_TASKS, Item
 from whygym.scm.graph import random_dag
 from whygym.scm.model import BinarySCM
 from whygym.scm.sampling import random_cpts
 from whygym.tasks.core import (ANSWER_FORMAT_PROB, ANSWER_FORMAT_YESNO, Derivation, Problem, SCMLookup, Term,
-                               fmt4, join_and)
+                               fill_read_values, fmt4, join_and)
 from whygym.tasks.spec import TASKS, TaskSpec, get_task
 from whygym.tasks.vocab import NAME_MODES, assign_names
 
@@ -29,7 +29,7 @@ __all__ = ["GenConfig", "GENERATOR_VERSION", "generate", "generate_item", "rende
            "basic_text", "item_rng", "DEFAULT_TASKS"]
 
 GENERATOR_VERSION = f"whygym-gen/{__version__}"
-DEFAULT_TASKS = ("ATE", "CDE", "ETT", "NDE", "NIE", "PN", "PS")
+DEFAULT_TASKS = PROB_TASKS
 GIVEN_INFO_PREFIX = ("Imagine a self-contained, hypothetical world with only the following conditions, and without "
                      "any unmentioned factors or causal relationships: ")
 
@@ -138,17 +138,15 @@ def render_item(p: Problem, spec: TaskSpec, d: Derivation, stated: Sequence[tupl
     text = text or basic_text(p, spec, stated, decimals)
     prompt = text.prompt()
     prob_txt = fmt4(d.value, 4)  # the prompt asks for four decimal places whatever the stated precision
-    if gold is not None and gold.get("label") == "LACK_CONDITION":
-        answer = "LACK_CONDITION"
+    if gold is not None and gold.get("label") == LACK_CONDITION:
+        answer = LACK_CONDITION
     elif spec.yesno:
         gold = gold or {"prob": d.value, "label": d.label}
         answer = json.dumps({"ANSWER": "Yes" if gold["label"] == "yes" else "No", "PROB": prob_txt})
     else:
         gold = gold or {"prob": d.value}
         answer = json.dumps({"PROB": prob_txt})
-    steps = dict(d.steps)
-    if "Step 5" in steps and steps["Step 5"] is None:
-        steps["Step 5"] = "\t".join(f"{t.text(p.ids)}={fmt4(v, decimals)}" for t, v in used)
+    steps = fill_read_values(dict(d.steps), used, p.ids, decimals)
     n, m = p.dag.n, len(p.dag.edges)
     meta = dict(meta)
     meta["calm"] = {

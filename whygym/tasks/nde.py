@@ -84,11 +84,30 @@ def derive(p: Problem, look, exhaustive: bool = False, decimals: int = 4,
     return try_sets(sets, look, with_set)
 
 
-def question(p: Problem) -> str:
-    q = p.query
-    X, Y = q["treatment"], q["outcome"]
-    return (f"Suppose the mediator keeps constant when {p.names[X]} is changed to be {p.word(X, q['x'])}, would the "
-            f"{p.names[Y]} have been more likely to be {p.word(Y, q['y'])}?")
+#: How the question is written (``en[0]`` is the generator's, CaLM's own) and read back, per language
+#: (:mod:`whygym.tasks.phrasing`).
+PHRASINGS = {
+    "en": (
+        "Suppose the mediator keeps constant when {X} is changed to be {x}, would the {Y} have been more "
+        "likely to be {y}?",
+    ),
+    "cn": (
+        "假如所有中间变量保持不变，而{X}变化为{x}，那么{Y}更有可能为{y}吗？",
+    ),
+}
+#: Paraphrases for the ``rephrased`` suite: (template, polarity); a "less" question turns the yes/no around.
+REPHRASED = (
+    (
+        "If {X} changed to {x} while every mediator stayed at the value it would otherwise have had, would "
+        "{Y} be more likely to be {y}?",
+        "more"),
+    (
+        "Along the direct path only, with the mediators held at their values under the other level of {X}, "
+        "would switching {X} to {x} raise the chance that {Y} is {y}?",
+        "more"),
+    ("If {X} changed to {x} but the mediators did not respond, would {Y} be less likely to be {y}?", "less"),
+)
 
 
-SPEC = register(TaskSpec("NDE", "natural direct effect", 3, True, has_path, pick_values, derive, question))
+SPEC = register(TaskSpec("NDE", "natural direct effect", 3, True, has_path, pick_values, derive,
+                         PHRASINGS, REPHRASED))

@@ -98,12 +98,33 @@ def derive(p: Problem, look, exhaustive: bool = False, decimals: int = 4,
     return Derivation(d.value, steps, d.label, adjustment=d.adjustment, mediators=med, formula=d.formula)
 
 
-def question(p: Problem) -> str:
-    q = p.query
-    X, Y = q["treatment"], q["outcome"]
-    return (f"Suppose {p.names[X]} is held constant and the mediator changes to whatever value it would have attained "
-            f"under {p.names[X]} changing to be {p.word(X, q['x'])}, would {p.names[Y]} have been more likely to be "
-            f"{p.word(Y, q['y'])}?")
+#: How the question is written (``en[0]`` is the generator's, CaLM's own) and read back, per language
+#: (:mod:`whygym.tasks.phrasing`).
+PHRASINGS = {
+    "en": (
+        "Suppose {X} is held constant and the mediator changes to whatever value it would have attained under "
+        "{X} changing to be {x}, would {Y} have been more likely to be {y}?",
+    ),
+    "cn": (
+        "假如{X}保持不变，而所有中间变量被改变为当它们在{X}变化为{x}下的取值，那么{Y}更有可能为{y}吗？",
+    ),
+}
+#: Paraphrases for the ``rephrased`` suite: (template, polarity); a "less" question turns the yes/no around.
+REPHRASED = (
+    (
+        "Keeping {X} as it is but letting the mediators take the values they would have if {X} were {x}, "
+        "would {Y} be more likely to be {y}?",
+        "more"),
+    (
+        "If only the mediators responded as though {X} had become {x}, while {X} itself stayed unchanged, "
+        "would the chance that {Y} is {y} increase?",
+        "more"),
+    (
+        "With {X} held fixed and the mediators moved to their values under {X} being {x}, would {Y} be less "
+        "likely to be {y}?",
+        "less"),
+)
 
 
-SPEC = register(TaskSpec("NIE", "natural indirect effect", 3, True, has_path, pick_values, derive, question))
+SPEC = register(TaskSpec("NIE", "natural indirect effect", 3, True, has_path, pick_values, derive,
+                         PHRASINGS, REPHRASED))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import random as _random
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from whygym.scm.graph import DAG
 
@@ -20,7 +20,11 @@ class TaskSpec:
     yesno : answered with ``{"ANSWER", "PROB"}`` (else ``{"PROB"}``);
     has_path(dag, x, y) : whether the effect can be non-zero (else the answer is a structural 0);
     pick_values(dag, x, y, rng) : the rest of the query (values, fixed mediators, bound);
-    derive(problem, lookup, exhaustive) -> Derivation; question(problem) -> str.
+    derive(problem, lookup, exhaustive) -> Derivation;
+    phrasings : ``{"en": (template, ...), "cn": (...)}``, how the question is written and read back
+    (:mod:`whygym.tasks.phrasing`); ``phrasings["en"][0]`` is the one :meth:`question` writes;
+    rephrased : ``((template, polarity), ...)``, the ``rephrased`` suite's paraphrases ("less" turns the
+    yes/no answer around).
     """
 
     name: str
@@ -30,8 +34,21 @@ class TaskSpec:
     has_path: Callable[[DAG, int, int], bool]
     pick_values: Callable[[DAG, int, int, _random.Random], dict[str, Any]]
     derive: Callable[..., Any]
-    question: Callable[[Any], str]
+    phrasings: Mapping[str, tuple[str, ...]]
+    rephrased: tuple[tuple[str, str], ...] = ()
     allows_no_path: bool = True
+
+    def question(self, problem) -> str:
+        """The question sentence of a problem, as CaLM writes it."""
+        from whygym.tasks.phrasing import question_fields, render
+
+        return render(self.phrasings["en"][0], question_fields(problem))
+
+    def question_patterns(self, lang: str = "en", names: str = ".+?") -> list:
+        """Compiled readers of every phrasing in ``lang`` (``fullmatch`` them; see :func:`~whygym.tasks.phrasing.pattern`)."""
+        from whygym.tasks.phrasing import pattern
+
+        return [pattern(t, lang, names) for t in self.phrasings.get(lang, ())]
 
     def instruction(self, problem) -> str:
         x, y = problem.query["treatment"], problem.query["outcome"]

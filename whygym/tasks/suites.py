@@ -30,17 +30,18 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from whygym.items import Item
+from whygym.items import LACK_CONDITION, Item
 from whygym.scm.model import BinarySCM
 from whygym.tasks.core import (ANSWER_FORMAT_PROB, ANSWER_FORMAT_YESNO, Derivation, MissingTerm, Problem,
                                SCMLookup, Term, _Lookup, fmt4, join_and)
 from whygym.tasks.generate import (DEFAULT_TASKS, GENERATOR_VERSION, GIVEN_INFO_PREFIX, Draw, GenConfig, Text,
                                    basic_text, draw_problem, item_rng, render_item)
+from whygym.tasks.phrasing import question_fields, render
 from whygym.tasks.spec import TaskSpec, get_task
 
 __all__ = ["SUITES", "SuiteSpec", "build_suite", "suite_manifest", "find_witness", "Witness", "exact_answer"]
 
-LACK = "LACK_CONDITION"
+LACK = LACK_CONDITION
 INSUFFICIENT_INSTRUCTION = ('If the information given is not enough to answer the question, output "LACK_CONDITION" '
                             "as the final answer.")
 
@@ -200,40 +201,6 @@ _INSTRUCTIONS = [
     "We are interested in the {full} ({abbr}) that {x} has on {y}.",
     "Work out the {full} ({abbr}) of {x} on {y}.",
 ]
-# question templates: (text, polarity); {cond} for CDE, {xf}/{yf} factual values, {bound}
-_QUESTIONS: dict[str, list[tuple[str, str]]] = {
-    "ATE": [("Would setting {X} to {x} make it more likely that {Y} is {y}?", "more"),
-            ("Suppose we intervene and make {X} {x}. Does the chance that {Y} is {y} go up?", "more"),
-            ("If {X} were set to {x} by intervention, would {Y} be less likely to be {y}?", "less"),
-            ("Does forcing {X} to be {x} lower the probability that {Y} is {y}?", "less")],
-    "CDE": [("Holding {cond} fixed, would changing {X} to {x} make {Y} more likely to be {y}?", "more"),
-            ("With {cond} kept as they are, does setting {X} to {x} raise the chance that {Y} is {y}?", "more"),
-            ("If {cond} are held fixed and {X} is set to {x}, would {Y} be less likely to be {y}?", "less")],
-    "ETT": [("Among those whose {X} was {xf}, would {Y} have been more likely to be {y} had their {X} been {x}?",
-             "more"),
-            ("Consider the individuals with {X} equal to {xf}. Had their {X} instead been {x}, would the "
-             "probability that {Y} is {y} have been higher?", "more"),
-            ("For units that actually had {X} being {xf}, would {Y} have been less likely to be {y} if their {X} "
-             "had been {x}?", "less")],
-    "NDE": [("If {X} changed to {x} while every mediator stayed at the value it would otherwise have had, would {Y} "
-             "be more likely to be {y}?", "more"),
-            ("Along the direct path only, with the mediators held at their values under the other level of {X}, "
-             "would switching {X} to {x} raise the chance that {Y} is {y}?", "more"),
-            ("If {X} changed to {x} but the mediators did not respond, would {Y} be less likely to be {y}?", "less")],
-    "NIE": [("Keeping {X} as it is but letting the mediators take the values they would have if {X} were {x}, would "
-             "{Y} be more likely to be {y}?", "more"),
-            ("If only the mediators responded as though {X} had become {x}, while {X} itself stayed unchanged, "
-             "would the chance that {Y} is {y} increase?", "more"),
-            ("With {X} held fixed and the mediators moved to their values under {X} being {x}, would {Y} be less "
-             "likely to be {y}?", "less")],
-    "PN": [("Given that {X} was {xf} and {Y} was {yf}, what is the {bound} bound on the probability that {Y} would "
-            "have been {y} had {X} been {x}?", ""),
-           ("We observe {X} being {xf} and {Y} being {yf}. Give the {bound} bound of the probability that, had {X} "
-            "been {x}, {Y} would have been {y}.", ""),
-           ("Among cases with {X} being {xf} and {Y} being {yf}, what is the {bound} bound of the chance that {Y} "
-            "would have been {y} if {X} had been {x}?", "")],
-}
-_QUESTIONS["PS"] = _QUESTIONS["PN"]
 
 
 def _being(p: Problem, pairs) -> str:
@@ -258,18 +225,7 @@ def _rephrased_term(p: Problem, t: Term, value: float, decimals: int, k: int) ->
 
 
 def _question(spec: TaskSpec, p: Problem, template: str) -> str:
-    q = p.query
-    X, Y = q["treatment"], q["outcome"]
-    fields = {"X": p.names[X], "Y": p.names[Y], "x": p.word(X, q["x"]), "y": p.word(Y, q["y"])}
-    if "x_factual" in q:
-        fields["xf"] = p.word(X, q["x_factual"])
-    if "y_factual" in q:
-        fields["yf"] = p.word(Y, q["y_factual"])
-    if "bound" in q:
-        fields["bound"] = q["bound"]
-    if "fixed" in q:
-        fields["cond"] = join_and([f"{p.names[m]} at {p.word(m, v)}" for m, v in sorted(q["fixed"].items())])
-    return template.format(**fields)
+    return render(template, question_fields(p))
 
 
 def _apply_polarity(spec: TaskSpec, d: Derivation, polarity: str) -> Derivation:
@@ -412,7 +368,7 @@ def _suite_item(suite: SuiteSpec, task: str, seed: int, index: int, _depth: int 
         k = rng.randrange(3)
         edges = [_EDGES[(k + j) % len(_EDGES)](p.names[u], p.names[v]) for j, (u, v) in enumerate(p.dag.edges)]
         edges = [e[:1].upper() + e[1:] for e in edges]
-        tmpl, polarity = rng.choice(_QUESTIONS[spec.name])
+        tmpl, polarity = rng.choice(spec.rephrased)
         d = _apply_polarity(spec, d, polarity)
         meta["polarity"] = polarity or None
         X, Y = p.query["treatment"], p.query["outcome"]

@@ -21,11 +21,9 @@ import hashlib
 import json
 import random as _random
 from dataclasses import replace
-from typing import Any
 
 from whygym.items import Item
-from whygym.scm.graph import DAG
-from whygym.tasks.core import Problem, parse_term_key
+from whygym.tasks.core import Problem, parse_term_key, problem_from_item
 from whygym.tasks.generate import GIVEN_INFO_PREFIX, basic_text
 from whygym.tasks.spec import get_task
 from whygym.tasks.vocab import STORIES, assign_names
@@ -41,17 +39,8 @@ COMPONENTS: dict[str, tuple[str, ...]] = {
 
 
 def problem_of(item: Item) -> Problem:
-    """The problem an item states, with its names and value words."""
-    g = item.graph
-    ids = list(g["nodes"])
-    pos = {v: i for i, v in enumerate(ids)}
-    dag = DAG(len(ids), [(pos[u], pos[v]) for u, v in g["edges"]])
-    q: dict[str, Any] = {k: v for k, v in item.query.items() if k not in ("treatment", "outcome", "fixed")}
-    q["treatment"], q["outcome"] = pos[item.query["treatment"]], pos[item.query["outcome"]]
-    if "fixed" in item.query:
-        q["fixed"] = {pos[k]: v for k, v in item.query["fixed"].items()}
-    values = [tuple(g.get("values", {}).get(i, ("low", "high"))) for i in ids]
-    return Problem(item.task, dag, [g["names"][i] for i in ids], values, q, ids=ids)
+    """The problem an item states, with its names and value words (:func:`whygym.tasks.core.problem_from_item`)."""
+    return problem_from_item(item)
 
 
 def _rng(item: Item, salt: str) -> _random.Random:

@@ -20,7 +20,6 @@ import argparse
 import dataclasses
 import difflib
 import importlib
-import inspect
 import json
 import sys
 import typing
@@ -75,6 +74,9 @@ def _add_fields(p: argparse.ArgumentParser, cls: type) -> list[str]:
         if flag(f.name) != f"--{f.name}":  # the field's own spelling, as the YAML key
             deprecated_alias(g, f"--{f.name}", flag(f.name), dest=f"field__{f.name}")
         names.append(f.name)
+    for old, new in getattr(cls, "RENAMED", {}).items():  # renamed fields: the old spellings still work
+        for spelling in {flag(old), f"--{old}"}:
+            deprecated_alias(g, spelling, flag(new), dest=f"field__{new}")
     return names
 
 
@@ -196,22 +198,15 @@ def _report(s: dict) -> None:
 
 def _run_ppo(args: argparse.Namespace) -> int:
     mod = importlib.import_module("whygym.train.ppo")  # the trainer itself (imports torch)
-    from whygym.train.config import GRPOArgs, load_config
-    from whygym.train.ppo_config import DATA_FIELDS
+    from whygym.train.config import load_config
     from whygym.train.trainers import _to_dataset, build_dataset
 
     cfg = load_config(mod.PPOConfig, args.config, _overrides(args), method="ppo")
-    # the PPO config carries the data settings; anything else comes from the GRPO defaults
-    data_cfg = GRPOArgs(**{k: getattr(cfg, k) for k in (*DATA_FIELDS, "seed")})
-    rows, report = build_dataset(data_cfg, "ppo")
+    if args.resume and not (Path(args.out) / "checkpoints").is_dir():  # before the data is built
+        raise UserError(f"--resume: no checkpoint in {Path(args.out) / 'checkpoints'}; start without --resume")
+    rows, report = build_dataset(cfg, "ppo")  # the PPO config carries the data settings
     # the reward: train_ppo's default, whygym.scoring.combined_reward(cfg.reward_weights)
-    kwargs = {"dataset": _to_dataset(rows, "ppo")}
-    if "resume" in inspect.signature(mod.train_ppo).parameters:
-        kwargs["resume"] = args.resume
-    elif args.resume and not any(Path(args.out).glob("checkpoint-*")):
-        raise UserError(f"--resume: no checkpoint-* in {args.out}; start without --resume")
-    # (train_ppo resumes from the newest checkpoint in OUT by itself)
-    s = mod.train_ppo(cfg, args.out, **kwargs) or {}
+    s = mod.train_ppo(cfg, args.out, dataset=_to_dataset(rows, "ppo"), resume=args.resume) or {}
     s = {"method": "ppo", "data": report, **s}
     _report(s)
     return 0

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
+from whygym.items import PROB_TASKS
 from whygym.scoring.rewards import DEFAULT_WEIGHTS
 
 __all__ = ["ExportArgs", "verl_rows", "openrlhf_rows", "write_verl", "write_openrlhf", "export",
@@ -57,7 +58,7 @@ class ExportArgs:
     """What to export (the same data settings as the trainers)."""
 
     format: str = _f("verl", "verl (parquet) or openrlhf (JSONL)")
-    tasks: list = _f(["ATE", "CDE", "ETT", "NDE", "NIE", "PN", "PS"], "tasks")
+    tasks: list = _f(list(PROB_TASKS), "tasks")
     n_train: int = _f(100, "generated items per task")
     train_seed: int = _f(1, "generator seed of the training items")
     heldout_n: int = _f(10, "held-out items per task whose graph-and-question twins are dropped")

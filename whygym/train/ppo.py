@@ -43,7 +43,7 @@ Design choices
 * A ``None`` reward (not applicable, e.g. an unreadable gold) counts as 0 and is counted in the log.
 * Dropout stays off (the model is kept in ``eval()`` mode, also during the update), so the stored
   old log-probabilities are exactly those the first minibatch recomputes (ratio 1 before any step).
-* Resuming restores the weights, value head, optimizer, KL coefficient and every RNG, so a run cut
+* Resuming (``resume=True``) restores the weights, value head, optimizer, KL coefficient and every RNG, so a run cut
   into pieces produces the same weights as an uninterrupted one (on CPU); the prompt order is a
   function of (seed, step).
 * Training mutates the given ``model`` in place (LoRA adapters are injected into it). On resume,
@@ -53,9 +53,11 @@ Design choices
 
 Files in ``out_dir``
 --------------------
-``train_log.jsonl`` (one JSON row per step, see :data:`LOG_KEYS`), ``train_summary.json``,
-``checkpoint-{step}/`` (``policy/`` as ``save_pretrained`` writes it (the adapter only with LoRA),
-``value_head.safetensors``, ``optimizer.pt``, ``rng.pt``, ``trainer_state.json``), and ``final/``: the
+``train_log.jsonl`` (one JSON row per step, see :data:`LOG_KEYS`), ``train_summary.json`` (``method``,
+``steps``, ``wall_s``, ``mean_step_s``, ... as the TRL methods write it), ``checkpoints/checkpoint-{step}/``
+(the TRL methods' layout; ``resume=True`` continues from the newest: ``policy/`` as ``save_pretrained``
+writes it, the adapter only with LoRA, ``value_head.safetensors``, ``optimizer.pt``, ``rng.pt``,
+``trainer_state.json``), and ``final/``: the
 policy (LoRA merged) as a plain transformers checkpoint with its tokenizer (plus the value head).
 
 Cost (measured)
@@ -63,7 +65,7 @@ Cost (measured)
 SmolLM2-135M-Instruct (``model="default"``), fp32, the 2-core CPU, 1 thread, batch 4, 24 new tokens,
 ATE prompts (~230 tokens), 1 PPO epoch of 2 minibatches: ~65 s per iteration and 5.4 GB peak RSS,
 measured while other jobs loaded the machine (load average ~12), so an idle machine is faster. A
-full-weight checkpoint is ~1.6 GB (policy 0.54 GB + AdamW moments 1.08 GB); ``keep_checkpoints``
+full-weight checkpoint is ~1.6 GB (policy 0.54 GB + AdamW moments 1.08 GB); ``save_total_limit``
 bounds how many stay. The toy test (a 1-layer, 16-wide llama) runs ~0.3-0.5 s per iteration.
 
 What the tests show (``tests/train/test_ppo.py``): on a toy task (reward 1 when the completion starts
@@ -111,14 +113,14 @@ __all__ = [
 #: The keys of each row of ``train_log.jsonl``.
 LOG_KEYS = ("step", "reward", "reward_std", "reward_none", "kl", "kl_coef", "non_score_reward",
             "policy_loss", "value_loss", "clip_frac", "value_clip_frac", "approx_kl", "explained_variance",
-            "entropy", "completion_len", "lr", "seconds")
+            "entropy", "completion_len", "lr", "step_time_s", "wall_s")
 
 
 # ----------------------------------------------------------------------------------------------
 # configuration
 
 from whygym.train.ppo_config import PPOConfig  # noqa: E402  (settings live in a torch-free module)
-from whygym.train.config import reward_ends  # noqa: E402
+from whygym.train.config import out_of_budget, reward_ends  # noqa: E402
 from whygym.items import atomic_write_text  # noqa: E402
 
 
@@ -595,13 +597,12 @@ _CKPT = re.compile(r"^checkpoint-(\d+)$")
 
 
 def _latest_checkpoint(out_dir: Path) -> Path | None:
-    best = None
-    if out_dir.is_dir():
-        for p in out_dir.iterdir():
-            m = _CKPT.match(p.name)
-            if m and (p / "trainer_state.json").is_file() and (best is None or int(m.group(1)) > best[0]):
-                best = (int(m.group(1)), p)
-    return best[1] if best else None
+    """The newest complete checkpoint under ``OUT/checkpoints`` (the TRL methods' layout), or None."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    d = out_dir / "checkpoints"
+    last = get_last_checkpoint(str(d)) if d.is_dir() else None
+    return Path(last) if last and (Path(last) / "trainer_state.json").is_file() else None
 
 
 def _fingerprint(model) -> str:
@@ -622,6 +623,7 @@ def _save_checkpoint(out_dir: Path, step: int, wrapped: PolicyWithValue, optimiz
                      keep: int) -> Path:
     from safetensors.torch import save_file
 
+    out_dir = out_dir / "checkpoints"  # OUT/checkpoints/checkpoint-N, as the TRL methods write them
     final = out_dir / f"checkpoint-{step}"
     tmp = out_dir / f".checkpoint-{step}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -666,16 +668,6 @@ def _load_policy_weights(policy, ckpt_policy: Path, lora: bool) -> None:
                            f"unexpected {list(unexpected)[:5]}")
 
 
-def _load_model(spec: str):
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from whygym.models.resolve import resolve_model
-
-    path = resolve_model(spec)
-    model = AutoModelForCausalLM.from_pretrained(str(path), dtype=torch.float32)
-    return model, AutoTokenizer.from_pretrained(str(path))
-
-
 def _reset_log(path: Path, keep_upto: int) -> None:
     if not path.exists():
         return
@@ -700,13 +692,16 @@ def _finite(x: float) -> float | None:
 # the trainer
 
 def train_ppo(cfg: PPOConfig, out_dir: str | os.PathLike, *, model=None, tokenizer=None, dataset=None,
-              reward_fn: Callable[..., list] | None = None) -> dict[str, Any]:
-    """Train a causal LM with PPO on a rule-based reward; resume from the newest checkpoint in ``out_dir``.
+              reward_fn: Callable[..., list] | None = None, resume: bool = False) -> dict[str, Any]:
+    """Train a causal LM with PPO on a rule-based reward.
 
     Parameters
     ----------
     cfg : PPOConfig
-    out_dir : where the log, checkpoints, summary and ``final/`` go.
+    out_dir : where the log, checkpoints (``checkpoints/checkpoint-N``), summary and ``final/`` go, the layout
+        of the TRL methods (:func:`whygym.train.trainers.train`).
+    resume : continue from the newest checkpoint in ``out_dir/checkpoints`` (``UserError`` when there is
+        none); otherwise start afresh.
     model, tokenizer : a ``transformers`` causal LM and its tokenizer; default: loaded from ``cfg.model``.
         The model is trained in place.
     dataset : iterable of rows (dicts or a ``datasets.Dataset``) with ``prompt`` (chat list or string);
@@ -733,14 +728,20 @@ def train_ppo(cfg: PPOConfig, out_dir: str | os.PathLike, *, model=None, tokeniz
 
         reward_fn = combined_reward(cfg.reward_weights)
     if model is None:
-        model, loaded_tok = _load_model(cfg.model)
+        from whygym.train.trainers import load_model  # the TRL methods' loader: offline, fp32, no GGUF marker
+
+        model, loaded_tok = load_model(cfg.model)
         tokenizer = tokenizer or loaded_tok
     elif tokenizer is None:
         raise ValueError("train_ppo got model= without tokenizer=")
     if getattr(model, "hf_quantizer", None) is not None:
         model.hf_quantizer.remove_quantization_config(model)
 
-    ckpt = _latest_checkpoint(out)
+    ckpt = _latest_checkpoint(out) if resume else None
+    if resume and ckpt is None:
+        from whygym.errors import UserError
+
+        raise UserError(f"--resume: no checkpoint in {out / 'checkpoints'}; start without --resume")
     state: dict[str, Any] = json.loads((ckpt / "trainer_state.json").read_text()) if ckpt else {}
     start_step = int(state.get("step", 0))
 
@@ -758,7 +759,7 @@ def train_ppo(cfg: PPOConfig, out_dir: str | os.PathLike, *, model=None, tokeniz
     if cfg.lora:
         from peft import LoraConfig, get_peft_model
 
-        lcfg = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, target_modules=list(cfg.lora_target_modules),
+        lcfg = LoraConfig(r=cfg.lora_r, lora_alpha=cfg.lora_alpha, target_modules=list(cfg.lora_targets),
                           lora_dropout=0.0, bias="none", task_type="CAUSAL_LM")
         policy = get_peft_model(model, lcfg)
         ref_model = None
@@ -822,21 +823,23 @@ def train_ppo(cfg: PPOConfig, out_dir: str | os.PathLike, *, model=None, tokeniz
             "explained_variance": _finite(explained_variance(ro.values, ret, ro.mask)),
             "completion_len": ro.mask.sum(1).mean().item(),
             "lr": cfg.lr,
-            "seconds": time.time() - t0,
+            "step_time_s": round(time.time() - t0, 4),
+            "wall_s": round(time.perf_counter() - t_budget, 3),  # as the TRL methods' train_log.jsonl
         }
         row = {k: row[k] for k in LOG_KEYS}
         with log_path.open("a") as fh:
             fh.write(json.dumps(row) + "\n")
         rows_logged.append(row)
-        if cfg.log_every > 0 and (step + 1) % cfg.log_every == 0:
+        if cfg.logging_steps > 0 and (step + 1) % cfg.logging_steps == 0:
             accelerator.print(f"[ppo] step {step + 1}/{cfg.steps} reward {row['reward']:.3f} kl {row['kl']:.3f} "
                               f"pg {row['policy_loss']:.4f} vf {row['value_loss']:.4f} "
-                              f"clip {row['clip_frac']:.2f} {row['seconds']:.1f}s")
-        out_of_time = cfg.minutes > 0 and time.perf_counter() - t_budget >= cfg.minutes * 60
-        if (cfg.save_every > 0 and (step + 1) % cfg.save_every == 0) or step + 1 == cfg.steps or out_of_time:
+                              f"clip {row['clip_frac']:.2f} {row['step_time_s']:.1f}s")
+        out_of_time = out_of_budget(time.perf_counter() - t_budget, cfg.minutes,
+                                    [r["step_time_s"] for r in rows_logged])
+        if (cfg.save_steps > 0 and (step + 1) % cfg.save_steps == 0) or step + 1 == cfg.steps or out_of_time:
             st = {"step": step + 1, "kl_coef": kl_ctl.value, "reference_fingerprint": ref_fp,
                   "config": asdict(cfg), "_update_rng": update_gen.get_state()}
-            last_ckpt = _save_checkpoint(out, step + 1, unwrapped, optimizer, tokenizer, st, cfg.keep_checkpoints)
+            last_ckpt = _save_checkpoint(out, step + 1, unwrapped, optimizer, tokenizer, st, cfg.save_total_limit)
         if out_of_time:
             stopped_by_budget = True
             break
@@ -877,8 +880,8 @@ def train_ppo(cfg: PPOConfig, out_dir: str | os.PathLike, *, model=None, tokeniz
         "last": all_rows[-1] if all_rows else None,
         "kl_coef": kl_ctl.value,
         "trainable_params": int(sum(p.numel() for p in params)),
-        "seconds": time.time() - t_start,
-        "mean_step_s": float(np.mean([r["seconds"] for r in rows_logged])) if rows_logged else None,
+        "wall_s": round(time.perf_counter() - t_budget, 2),  # model loading included, as the TRL methods
+        "mean_step_s": float(np.mean([r["step_time_s"] for r in rows_logged])) if rows_logged else None,
         "device": str(device),
         "world_size": accelerator.num_processes,  # processes under accelerate launch
         "config": asdict(cfg),

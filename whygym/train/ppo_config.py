@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, ClassVar, Mapping
 
 from whygym.train.config import shared_field as _data
 
-__all__ = ["PPOConfig", "DATA_FIELDS"]
-
-#: The data settings PPOConfig shares with :class:`whygym.train.config.TrainArgs` (defaults and help from there).
-DATA_FIELDS = ("tasks", "n_train", "train_seed", "heldout_n", "heldout_seed", "nodes", "no_path_rate")
+__all__ = ["PPOConfig"]
 
 
 def _h(text: str, default: Any = None, factory: Callable[[], Any] | None = None):
@@ -28,9 +25,10 @@ class PPOConfig:
     lr: float = _h("AdamW learning rate (policy, or LoRA adapters, and value head).", 1e-5)
     steps: int = _h("Number of PPO iterations (rollout + update). On resume, the total to reach.", 100)
     minutes: float = _h("Wall-clock budget in minutes, counted from the start of train_ppo (model loading "
-                        "included); 0 = none. Training stops after the step that passes it, and that step is "
-                        "saved as a checkpoint.", 0.0)
-    # the generated training prompts (whygym train ppo): the same settings as the other trainers'
+                        "included); 0 = none. Training stops when the next step would pass it (predicted from "
+                        "the last steps) or after the step that does, and that step is saved as a checkpoint.", 0.0)
+    # the generated training prompts (whygym train ppo): the data fields of TrainArgs (defaults and help from
+    # there), so that build_dataset takes a PPOConfig as it takes a TrainArgs
     tasks: list[str] = _data("tasks")
     n_train: int = _data("n_train")
     train_seed: int = _data("train_seed")
@@ -38,6 +36,7 @@ class PPOConfig:
     heldout_seed: int = _data("heldout_seed")
     nodes: list[int] = _data("nodes")
     no_path_rate: float = _data("no_path_rate")
+    suite_mix: dict = _data("suite_mix")
     batch_size: int = _h("Prompts per rollout (one completion each).", 8)
     mini_batch_size: int = _h("Sequences per optimizer step in the update; batch_size should divide by it.", 4)
     ppo_epochs: int = _h("Passes over the rollout batch per PPO iteration.", 4)
@@ -69,18 +68,22 @@ class PPOConfig:
                     False)
     lora_r: int = _h("LoRA rank.", 16)
     lora_alpha: int = _h("LoRA alpha (scaling alpha / r).", 32)
-    lora_target_modules: list[str] = _h("Module names LoRA adapts.",
-                                        factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+    lora_targets: list[str] = _h("Module names LoRA adapts.", factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
     reward_weights: dict[str, float] | None = _h(
         "Weights of whygym.scoring.combined_reward ('format', 'accuracy', 'closeness', 'process'); None = its defaults. "
         "Ignored when train_ppo gets reward_fn=.", None)
     use_cpu: bool = _h("Run on CPU (accelerate Accelerator(cpu=True)); False lets accelerate pick the device.",
                        True)
-    save_every: int = _h("Save a checkpoint every this many steps (<= 0: only at the end); the last step is "
-                         "always saved.", 50)
-    keep_checkpoints: int = _h("Keep only the newest this many checkpoints (<= 0 keeps all).", 2)
-    log_every: int = _h("Print a log line every this many steps (<= 0: silent); every step is written to "
-                        "train_log.jsonl.", 1)
+    save_steps: int = _h("Save a resumable checkpoint (OUT/checkpoints) every this many steps (<= 0: only at the "
+                         "end); the last step is always saved.", 50)
+    save_total_limit: int = _h("Keep only the newest this many checkpoints (<= 0 keeps all).", 2)
+    logging_steps: int = _h("Print a log line every this many steps (<= 0: silent); every step is written to "
+                            "train_log.jsonl.", 1)
+
+    #: Old field names, still read from YAML and the command line with a deprecation line: the names of
+    #: :class:`whygym.train.config.TrainArgs` are the ones every trainer uses.
+    RENAMED: ClassVar[dict[str, str]] = {"save_every": "save_steps", "keep_checkpoints": "save_total_limit",
+                                         "log_every": "logging_steps", "lora_target_modules": "lora_targets"}
 
     def validate(self) -> None:
         """Raise ``ValueError`` for settings that cannot work."""
@@ -106,6 +109,9 @@ class PPOConfig:
         if self.kl_coef < 0:
             bad.append("kl_coef >= 0")
         from whygym.models.tools import parse_tools
+        from whygym.train.config import check_suite_mix
+
+        check_suite_mix(self.suite_mix)
 
         try:
             parse_tools(self.tools)
@@ -118,6 +124,7 @@ class PPOConfig:
     def from_dict(cls, d: Mapping[str, Any]) -> "PPOConfig":
         """Build from a mapping, rejecting unknown keys."""
         names = {f.name for f in fields(cls)}
+        d = {cls.RENAMED.get(k, k): v for k, v in d.items()}
         unknown = set(d) - names
         if unknown:
             raise ValueError(f"unknown PPOConfig field(s) {sorted(unknown)}")

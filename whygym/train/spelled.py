@@ -23,132 +23,13 @@ import re
 from decimal import ROUND_HALF_EVEN, Decimal, getcontext
 from typing import Sequence
 
+# the exact arithmetic lives in whygym.arith (the calculator and the verifier use it too); re-exported here
+from whygym.arith import ArithmeticParseError, exact_value, parse_expression
+
 __all__ = ["spell_expression", "spell_steps", "parse_expression", "exact_value", "ArithmeticParseError"]
 
 getcontext().prec = 40
-_TOKEN = re.compile(r"\s*(?:(\d+\.\d+|\d+)|(min\{|max\{)|([-+*/()\[\],{}]))")
 _DIV_PLACES = Decimal("0.00000001")  # quotients are carried to 8 decimals
-
-
-class ArithmeticParseError(ValueError):
-    """The text is not a plain arithmetic expression of numbers, + - * /, brackets, min{} and max{}."""
-
-
-def _tokens(s: str) -> list[str]:
-    out, pos = [], 0
-    s = s.strip()
-    while pos < len(s):
-        m = _TOKEN.match(s, pos)
-        if not m or m.end() == pos:
-            raise ArithmeticParseError(f"unexpected text at {s[pos:pos + 10]!r}")
-        out.append(m.group(1) or m.group(2) or m.group(3))
-        pos = m.end()
-        while pos < len(s) and s[pos].isspace():
-            pos += 1
-    return out
-
-
-# AST nodes are tuples: ("num", Decimal, text) | ("neg", node) | (op, left, right) | ("min"/"max", a, b)
-def parse_expression(s: str):
-    """Parse an arithmetic expression into a small tuple tree (raises :class:`ArithmeticParseError`)."""
-    toks = _tokens(s)
-    pos = 0
-
-    def peek():
-        return toks[pos] if pos < len(toks) else None
-
-    def take(expected=None):
-        nonlocal pos
-        t = peek()
-        if t is None or (expected is not None and t != expected):
-            raise ArithmeticParseError(f"expected {expected or 'more'} in {s!r}")
-        pos += 1
-        return t
-
-    def expr():
-        node = term()
-        while peek() in ("+", "-"):
-            op = take()
-            node = (op, node, term())
-        return node
-
-    def term():
-        node = unary()
-        while peek() in ("*", "/"):
-            op = take()
-            node = (op, node, unary())
-        return node
-
-    def unary():
-        if peek() == "-":
-            take()
-            return ("neg", unary())
-        return atom()
-
-    def atom():
-        t = take()
-        if t in ("(", "["):
-            node = expr()
-            take(")" if t == "(" else "]")
-            return ("group", node)
-        if t in ("min{", "max{"):
-            a = expr()
-            take(",")
-            b = expr()
-            take("}")
-            return (t[:3], a, b)
-        if t[0].isdigit():
-            return ("num", Decimal(t), t)
-        raise ArithmeticParseError(f"unexpected {t!r} in {s!r}")
-
-    node = expr()
-    if pos != len(toks):
-        raise ArithmeticParseError(f"trailing text {toks[pos:]} in {s!r}")
-    return node
-
-
-def exact_value(node, atoms=None):
-    """The exact rational value (``fractions.Fraction``) of a tree from :func:`parse_expression`, or None where
-    it is undefined (a division by zero, an ``("atom", name)`` leaf missing from ``atoms``, nesting too deep).
-    Tools, the verifier and the spelled targets all evaluate through this one function.
-
-    >>> exact_value(parse_expression("min{1, (0.2210-0.0613)/0.6681}"))
-    Fraction(1597, 6681)
-    """
-    from fractions import Fraction
-
-    def ev(n):
-        kind = n[0]
-        if kind == "num":
-            return n[1] if isinstance(n[1], Fraction) else Fraction(n[1])
-        if kind == "atom":
-            return None if atoms is None else atoms.get(n[1])
-        if kind == "group":
-            return ev(n[1])
-        if kind == "neg":
-            v = ev(n[1])
-            return None if v is None else -v
-        a, b = ev(n[1]), ev(n[2])
-        if a is None or b is None:
-            return None
-        if kind == "+":
-            return a + b
-        if kind == "-":
-            return a - b
-        if kind == "*":
-            return a * b
-        if kind == "/":
-            return None if b == 0 else a / b
-        if kind == "min":
-            return min(a, b)
-        if kind == "max":
-            return max(a, b)
-        return None
-
-    try:
-        return ev(node)
-    except RecursionError:
-        return None
 
 
 def _has_op(node) -> bool:
