@@ -129,10 +129,14 @@ def main() -> int:
             continue
         st = r["results"]["overall"].get("steps") or {}
         cats = st.get("categories", {})
+        if not st.get("n"):  # nothing verified (LACK_CONDITION golds have no derivation to check)
+            lines.append(f"| {r['benchmark']} | {'yes' if r['tools'] else 'no'} | " + " | ".join("-" for _ in range(11))
+                         + " | - |")
+            continue
         lines.append(f"| {r['benchmark']} | {'yes' if r['tools'] else 'no'} | " + " | ".join(
             str(cats.get(c, 0)) for c in ("correct", "path_claim", "adjustment_set", "mediator_set", "estimand",
                                           "substitution", "arithmetic", "rounding", "sign_label", "answer",
-                                          "no_answer")) + f" | {st.get('verified_prefix', 0):.2f} |")
+                                          "no_answer")) + f" | {st['verified_prefix']:.2f} |")
     lines += ["", "Commands:", "", "```", *commands, "```", ""]
     from whygym.items import atomic_write_text
 

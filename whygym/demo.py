@@ -111,6 +111,26 @@ def headline(before: dict, after: dict, bench: str, plain: dict | None = None) -
     return "\n".join(lines)
 
 
+def breakdown_table(runs: list[tuple[str, dict]], bench: str) -> str:
+    """Where the reasoning breaks: the step verifier's first-wrong-step categories (counts) and the mean
+    verified prefix, one column per run (``(label, results.json)``); "" when no run has a breakdown."""
+    from whygym.scoring.verify import CATEGORIES
+
+    cols = [(label, (r["results"]["benchmarks"][bench]["overall"].get("steps") or {})) for label, r in runs]
+    if not any(c.get("categories") for _, c in cols):
+        return ""
+    rows = [("first wrong step", *(label for label, _ in cols))]
+    for cat in CATEGORIES:
+        counts = [c.get("categories", {}).get(cat, 0) for _, c in cols]
+        if any(counts):
+            rows.append((cat, *(str(k) for k in counts)))
+    rows.append(("verified prefix", *(f"{c['verified_prefix']:.2f}" if c.get("n") else "-" for _, c in cols)))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = [" | ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
+    lines.insert(1, "-+-".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
 def run(args) -> int:
     from whygym.errors import UserError
     from whygym.items import atomic_write_text
@@ -178,12 +198,16 @@ def run(args) -> int:
     after = json.loads((out / "after" / "results.json").read_text())
     plain = json.loads((out / "after-plain" / "results.json").read_text()) if recipe else None
     table = headline(before, after, bench, plain)
+    runs = [("before", before), ("after", after)] + ([("after, no calc", plain)] if plain else [])
+    steps = breakdown_table(runs, bench)
     total = time.perf_counter() - t0
     summary = {"profile": "quick" if args.quick else "full", "settings": prof, "benchmark": bench,
                "method": args.method, "derivation": args.derivation, "stages": log, "seconds": round(total, 1),
-               "headline": table}
+               "headline": table, "breakdown": steps}
     atomic_write_text(out / "demo.json", json.dumps(summary, indent=2) + "\n")
     print("\n" + table)
+    if steps:
+        print("\nWhere the reasoning breaks (the step verifier's first wrong step, items):\n" + steps)
     print(f"\nPROB exact: |PROB - gold| < 5e-5 (whygym's strict scorer); gold!=0: the same over items whose gold "
           f"is not 0 (answering 0.0000 is right on the others); yes/no: the ANSWER label (ATE..NIE); 95% Wilson "
           f"intervals; {prof['test_n']} held-out items per task.")

@@ -88,8 +88,11 @@ def test_en_structure_parsed(calm_p):
     ok = sum("parse_error" not in calm_p[(s, i)].meta for s in P_STEMS_EN for i in range(1, 101))
     assert ok >= 696  # measured 696/700; the 4 failures are question words outside the data and default lists
     it = calm_p[("ATE-P_ATE-basic_EN", 1)]
-    assert it.graph == {"nodes": ["A", "B", "C", "D"], "edges": [["A", "C"], ["A", "D"], ["B", "C"], ["C", "D"]],
-                        "names": {"A": "smku", "B": "arbu", "C": "eons", "D": "pgqh"}}
+    assert {k: v for k, v in it.graph.items() if k != "values"} == {
+        "nodes": ["A", "B", "C", "D"], "edges": [["A", "C"], ["A", "D"], ["B", "C"], ["C", "D"]],
+        "names": {"A": "smku", "B": "arbu", "C": "eons", "D": "pgqh"}}
+    # the value words the prompt uses, per variable (None: a value it never names)
+    assert it.graph["values"] == {"A": ["low", "high"], "C": ["low", None]}
     assert it.query == {"treatment": "A", "outcome": "C", "x": 0, "y": 0}
     assert it.given == {"P(C=0|A=0)": 0.8445, "P(C=0|A=1)": 0.9288}
 

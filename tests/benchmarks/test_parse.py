@@ -73,8 +73,10 @@ def test_chinese_words_from_the_brief():
     assert given == {"P(C=0|A=1,B=0)": 0.3014, "P(B=0)": 0.2157, "P(A=0,C=0)": 0.0645}
     assert query == {"treatment": "A", "outcome": "C", "x": 0, "y": 0, "x_factual": 1, "y_factual": 1,
                      "bound": "lower"}
-    assert graph == {"nodes": ["A", "B", "C"], "edges": [["A", "C"], ["B", "C"]],
-                     "names": {"A": "ysko", "B": "fsar", "C": "jmxb"}}
+    assert {k: v for k, v in graph.items() if k != "values"} == {
+        "nodes": ["A", "B", "C"], "edges": [["A", "C"], ["B", "C"]], "names": {"A": "ysko", "B": "fsar", "C": "jmxb"}}
+    # value words per variable, as the math and the question settle them (fsar's 高 never occurs)
+    assert graph["values"] == {"A": ["低", "高"], "B": ["低", None], "C": ["低", "高"]}
 
 
 def test_prompt_only_with_inline_letters_and_long_names():

@@ -23,6 +23,11 @@ def test_demo_runs_every_stage_and_resumes(tiny_dir, tmp_path, capsys):
         "evaluate the base model", "post-train (recipe, 0.05 min)", "evaluate the post-trained model (calculator)",
         "evaluate the post-trained model (no calculator)"]
     assert "gold!=0, after, no calc" in printed
+    # the error breakdown before and after: one column per run, its counts those of results.json
+    assert "Where the reasoning breaks" in printed and summary["breakdown"].startswith("first wrong step")
+    after_steps = json.loads((out / "after" / "results.json").read_text())["results"]["overall"]["steps"]
+    n_rows = [ln for ln in summary["breakdown"].splitlines()[2:] if not ln.startswith("verified")]
+    assert sum(int(ln.split("|")[2]) for ln in n_rows) == after_steps["n"]
     after = json.loads((out / "after" / "results.json").read_text())
     assert after["config"]["tools"] == "calculator" and (out / "train" / "ppo" / "final").is_dir()
     assert all(s.get("rc", 0) == 0 for s in summary["stages"])

@@ -6,8 +6,9 @@
 * derivations corrupted here by string edits (the zero shortcut, a number copied wrong, a wrong rounding,
   a flipped label, no answer) get theirs;
 * CaLM Lite's own Reason with its ground-truth answer verifies;
-* a derivation that writes the variables' names (the ``named`` style) gets the same verdict as the same
-  derivation in letters, and one that names the wrong variables does not verify;
+* a derivation that writes the variables' names (the ``named`` style), or names and value words (the
+  ``worded`` style), gets the same verdict as the same derivation in letters and 0/1, and one that names the
+  wrong variables or the wrong values does not verify;
 * it never raises (hypothesis) and is fast.
 """
 
@@ -25,6 +26,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from whygym.items import value_words
 from whygym.scoring import CATEGORIES, CHECKS, Verdict, breakdown, process_reward, verify
 from whygym.tasks import generate
 from whygym.tasks.core import fmt4
@@ -33,7 +35,7 @@ from whygym.train.data import ERROR_TYPES, engine_of, rejected_derivation, rende
 V = importlib.import_module("whygym.scoring.verify")  # the attribute `verify` of the package is the function
 TASKS = ("ATE", "CDE", "ETT", "NDE", "NIE", "PN", "PS")
 YESNO = ("ATE", "CDE", "ETT", "NDE", "NIE")
-STYLES = ("calm", "spelled", "calculator", "named")
+STYLES = ("calm", "spelled", "calculator", "named", "worded")
 EXPECTED = {"wrong_adjustment_set": "adjustment_set", "sign_flip": "estimand", "wrong_formula": "estimand",
             "arithmetic_slip": "arithmetic"}
 
@@ -44,7 +46,7 @@ def items():
 
 
 def _render(steps, answer, style, it) -> str:
-    return render_target(steps, answer, style, names=it.graph["names"])
+    return render_target(steps, answer, style, names=it.graph["names"], values=value_words(it.graph))
 
 
 def _path_items(items, task):
@@ -84,7 +86,7 @@ def test_rejected_derivation_gets_its_category(items, task, error):
         applied += 1
         for style in STYLES:
             # the calculator recomputes every value, so a slipped digit survives only in the final answer
-            calc = style in ("calculator", "named")
+            calc = style in ("calculator", "named", "worded")
             want = "rounding" if (error == "arithmetic_slip" and calc) else EXPECTED[error]
             v = verify(_render(got[0], got[1], style, it), it)
             assert v.category == want, (it.id, style, [s for s in v.steps if not s.ok])
@@ -311,6 +313,11 @@ def test_calm_lite_own_reason_verifies():
     # in names (CaLM's real-world names, several words each) the verdicts are the same
     assert [verify(_render(it.reason, it.answer, "named", it), it).category for it in calm] == [
         v.category for _, v in verdicts]
+    # in value words too (the words the prompt states, read back per item by the parser)
+    assert all(value_words(it.graph) for it in calm)
+    worded = [_render(it.reason, it.answer, "worded", it) for it in calm]
+    assert not any(re.search(r"[A-Za-z]=[01](?![0-9.])", w) for w in worded)  # the words replaced the digits
+    assert [verify(w, it).category for w, it in zip(worded, calm)] == [v.category for _, v in verdicts]
     b = breakdown(verdicts)
     print(f"CaLM Lite probability-en: {b['category']['correct']}/{b['n']} verify correct")
     assert b["n"] == 35 and b["category"]["correct"] >= 0.9 * b["n"]
@@ -343,8 +350,9 @@ def test_named_derivation_has_the_letter_derivations_verdict(items, task):
             if got is None:
                 continue
             letters = verify(render_target(got[0], got[1], "calculator"), it)
-            named = verify(_render(got[0], got[1], "named", it), it)
-            assert named.category == letters.category and named.verified_prefix == letters.verified_prefix
+            for style in ("named", "worded"):
+                named = verify(_render(got[0], got[1], style, it), it)
+                assert named.category == letters.category and named.verified_prefix == letters.verified_prefix
         if not it.meta.get("structural_zero") and task in YESNO:
             names = it.graph["names"]
             x, y = names[it.query["treatment"]], names[it.query["outcome"]]
@@ -363,10 +371,26 @@ def test_naming_the_wrong_variables_does_not_verify(items, task):
         assert v.first_error in ("path_claim", "adjustment_set", "mediator_set", "estimand"), (it.id, v.first_error)
 
 
+@pytest.mark.parametrize("task", TASKS)
+def test_wrong_value_words_do_not_verify(items, task):
+    """The same derivation with the treatment's two words exchanged contrasts the other way (or looks up
+    other numbers): it must not verify."""
+    for it in _path_items(items, task):
+        values = value_words(it.graph)
+        x = it.query["treatment"]
+        values[x] = values[x][::-1]
+        text = render_target(it.reason, it.answer, "worded", names=it.graph["names"], values=values)
+        v = verify(text, it)
+        assert not v.correct and v.verified_prefix < 1.0, it.id
+        assert v.first_error in ("estimand", "substitution"), (it.id, v.first_error)
+
+
 def test_named_style_needs_names(items):
     it = items["ATE"][0]
     with pytest.raises(ValueError, match="names"):
         render_target(it.reason, it.answer, "named")
+    with pytest.raises(ValueError, match="value words"):
+        render_target(it.reason, it.answer, "worded", names=it.graph["names"])
 
 
 # ---------------------------------------------------------------------------------------- process reward
@@ -377,6 +401,7 @@ def test_rl_rows_carry_reason_and_given(items):
         assert json.loads(r["reason"]) == it.reason and list(json.loads(r["reason"])) == list(it.reason)
         assert json.loads(r["given"]) == it.given
         assert json.loads(r["names"]) == it.graph["names"]
+        assert {k: tuple(v) for k, v in json.loads(r["values"]).items()} == value_words(it.graph)
 
 
 def test_process_reward_reads_names(items):
@@ -388,6 +413,17 @@ def test_process_reward_reads_names(items):
     assert reward(named, **cols) == [1.0] * len(its)
     # without the names column the same texts cannot be read against the letters of the reference
     blind = reward(named, **{k: v for k, v in cols.items() if k != "names"})
+    assert sum(r < 1.0 for r in blind) >= len(its) // 2
+
+
+def test_process_reward_reads_value_words(items):
+    its = [it for t in TASKS for it in _path_items(items, t)[:3]]
+    rows = rl_rows(its)
+    cols = {k: [r[k] for r in rows] for k in ("reason", "gold", "task", "given", "names", "values")}
+    worded = [_render(it.reason, it.answer, "worded", it) for it in its]
+    reward = process_reward()
+    assert reward(worded, **cols) == [1.0] * len(its)
+    blind = reward(worded, **{k: v for k, v in cols.items() if k != "values"})
     assert sum(r < 1.0 for r in blind) >= len(its) // 2
 
 

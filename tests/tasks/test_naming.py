@@ -1,8 +1,10 @@
-"""Variable naming in derivations (:func:`whygym.items.with_names`, :func:`whygym.items.with_letters`).
+"""Variable naming in derivations (:func:`whygym.items.with_names`, :func:`whygym.items.with_letters`) and
+value words (:func:`whygym.items.with_value_words`, :func:`whygym.items.with_value_numbers`).
 
 Oracles: the round trip letters -> names -> letters gives back the engine's own text, for generated items
 (random, fake and real names) and for hypothesis-drawn names of one to three words, cases mixed; and a
-letter the names map lacks is never touched.
+letter the names map lacks is never touched. Likewise 0/1 -> value words -> 0/1, with the item's own words
+and hypothesis-drawn ones (several words, shared between variables, coded oppositely by two variables).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from whygym.items import with_letters, with_names
+from whygym.items import value_words, with_letters, with_names, with_value_numbers, with_value_words
 from whygym.tasks import generate
 
 TASKS = ("ATE", "CDE", "ETT", "NDE", "NIE", "PN", "PS")
@@ -58,3 +60,57 @@ def test_round_trip_with_any_names(k, drawn, upper):
         names[v] = n.title() if up else n
     for step in it.reason.values():
         assert with_letters(with_names(step, names), names) == step
+
+
+# ---------------------------------------------------------------------------------------------- value words
+def _worded(step, names, values):
+    return with_names(with_value_words(step, values), names)
+
+
+def _read(text, names, values):
+    return with_letters(with_value_numbers(text, names, values), names)
+
+
+def test_value_word_round_trip_on_generated_items():
+    for it in ITEMS:
+        names, values = it.graph["names"], value_words(it.graph)
+        assert set(values) == set(names)
+        for step in it.reason.values():
+            worded = _worded(step, names, values)
+            assert _read(worded, names, values) == step, (it.id, step, worded)
+            # no assignment to 0/1 survives inside a probability
+            assert not re.search(r"P\([^)]*=[01][|,)]", worded), worded
+
+
+def test_value_words_are_read_per_variable():
+    names = {"A": "road conditions", "B": "harvest quality"}
+    values = {"A": ("good", "bad"), "B": ("poor", "good")}  # "good" is 0 for A and 1 for B
+    text = "P(harvest quality=good|road conditions=good)-P(Harvest Quality = Poor|road conditions=BAD)"
+    assert _read(text, names, values) == "P(B=1|A=0)-P(B=0|A=1)"
+    # a word that is not one of the variable's values is left as written (the verifier then finds no term)
+    assert _read("P(harvest quality=bad)", names, values) == "P(B=bad)"
+    # a value the prompt never names has no word: the digit stays
+    assert with_value_words("P(A=1|B=0)", {"A": ("low", None), "B": (None, "x")}) == "P(A=1|B=0)"
+
+
+_vword = st.lists(_word, min_size=1, max_size=2).map(" ".join)
+
+
+@settings(max_examples=200, deadline=None)
+@given(k=st.integers(0, len(ITEMS) - 1), pool=st.lists(_vword, min_size=3, max_size=6, unique=True),
+       picks=st.lists(st.tuples(st.integers(0, 5), st.integers(0, 5)), min_size=10, max_size=10))
+def test_value_word_round_trip_with_any_words(k, pool, picks):
+    """Words drawn from a small pool, so that variables share words and code them differently."""
+    it = ITEMS[k]
+    names = it.graph["names"]
+    prose = " ".join(it.reason.values()).lower() + " " + " ".join(names.values()).lower()
+    if any(re.search(rf"(?<![a-z]){re.escape(w)}(?![a-z])", prose) for p in pool for w in p.split()):
+        return  # a value word that is also a word of the prose or a name: out of scope
+    values = {}
+    for v, (i, j) in zip(names, picks):
+        w0, w1 = pool[i % len(pool)], pool[j % len(pool)]
+        if w0 == w1:
+            w1 = pool[(j + 1) % len(pool)]
+        values[v] = (w0, w1)
+    for step in it.reason.values():
+        assert _read(_worded(step, names, values), names, values) == step

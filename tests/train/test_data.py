@@ -2,6 +2,7 @@
 the KTO ratio holds, and training items never share a graph and question with the held-out test items."""
 
 import json
+import re
 import random
 
 import pytest
@@ -108,7 +109,7 @@ def test_kto_ratio_honoured(items, ratio):
 
 def test_rl_rows_carry_gold_and_task(items):
     rows = data.rl_rows(items)
-    assert set(rows[0]) == {"id", "task", "gold", "prompt", "reason", "given", "names"}  # the process reward reads these
+    assert set(rows[0]) == {"id", "task", "gold", "prompt", "reason", "given", "names", "values"}  # the process reward reads these
     assert all(isinstance(r["gold"], str) and json.loads(r["gold"]) for r in rows)
 
 
@@ -166,3 +167,67 @@ def test_calculator_style_agrees_with_the_tool_and_the_gold():
         named = sft_rows([it], style="named")[0]["completion"][0]["content"]
         assert fill_calls(named) == named and score(named, it.gold, it.task).outcome == "correct"
         assert with_letters(named, it.graph["names"]) == text and named != text
+        # the worded style is the named text with each value's word in place of its 0/1
+        from whygym.items import value_words, with_value_numbers
+
+        worded = sft_rows([it], style="worded")[0]["completion"][0]["content"]
+        assert fill_calls(worded) == worded and score(worded, it.gold, it.task).outcome == "correct"
+        assert with_value_numbers(worded, it.graph["names"], value_words(it.graph)) == named
+
+
+# ------------------------------------------------------------------------------------------ suites in the mix
+def test_suite_mix_rows_are_right_answers():
+    """Suite items join the SFT rows; every target (a LACK_CONDITION one included) scores correct against its
+    gold, a LACK_CONDITION target stops where the withheld number is needed, and the others verify step by
+    step in the worded style."""
+    from whygym.scoring import score, verify
+    from whygym.train.config import SFTArgs
+    from whygym.train.data import lack_target, suite_items
+    from whygym.train.trainers import build_dataset
+
+    mix = {"insufficient": 0.5, "rephrased": 0.25}
+    cfg = SFTArgs(tasks=["ATE", "NIE", "PN"], n_train=8, heldout_n=2, nodes=[3, 5], derivation="worded",
+                  suite_mix=mix)
+    rows, rep = build_dataset(cfg, "sft")
+    items = suite_items(mix, cfg.tasks, cfg.n_train, cfg.train_seed + 100)
+    assert len(items) == 3 * (4 + 2) and any("suite insufficient" in n for n in rep["notes"])
+    by_id = {r["id"]: r for r in rows}
+    lack = 0
+    for it in items:
+        if it.id not in by_id:  # dropped for held-out overlap
+            continue
+        text = by_id[it.id]["completion"][0]["content"]
+        assert score(text, it.gold, it.task).outcome == "correct", (it.id, text)
+        if it.gold.get("label") == "LACK_CONDITION":
+            lack += 1
+            steps, answer = lack_target(it)
+            assert answer == "LACK_CONDITION" and "is not stated" in list(steps.values())[-1]
+            assert not re.search(re.escape(it.meta["withheld"]) + r"=\d", " ".join(steps.values()))
+        else:
+            assert verify(text, it).correct, (it.id, text)
+    assert lack > 0
+
+
+def test_suite_mix_settings_are_checked(tmp_path):
+    from whygym.errors import UserError
+    from whygym.train.config import DPOArgs, SFTArgs
+    from whygym.train.trainers import build_dataset
+
+    with pytest.raises(UserError, match="did you mean insufficient"):
+        SFTArgs(suite_mix={"insuficient": 0.1}).validate()
+    with pytest.raises(UserError, match="in \\[0, 1\\]"):
+        SFTArgs(suite_mix={"rephrased": 2}).validate()
+    with pytest.raises(UserError, match="suite_mix is for SFT"):
+        build_dataset(DPOArgs(tasks=["ATE"], n_train=2, heldout_n=0, suite_mix={"rephrased": 0.5}), "dpo")
+
+
+def test_lack_rows_get_no_process_reward():
+    from whygym.scoring import process_reward
+    from whygym.train.data import rl_rows, suite_items
+
+    items = [it for it in suite_items({"insufficient": 1.0}, ["ATE"], 6, seed=4)]
+    rows = rl_rows(items)
+    cols = {k: [r[k] for r in rows] for k in ("reason", "gold", "task", "given", "names", "values")}
+    got = process_reward()(["LACK_CONDITION"] * len(rows), **cols)
+    for it, g in zip(items, got):
+        assert (g is None) == (it.gold.get("label") == "LACK_CONDITION")

@@ -185,7 +185,7 @@ def test_rl_training_data_carries_the_process_rewards_columns(method):
     cfg = load_config(METHOD_CONFIGS["grpo"], None, {"n_train": 2, "tasks": ["ATE", "PN"], "heldout_n": 2})
     rows, _ = build_dataset(cfg, method)
     ds = _to_dataset(rows, method)
-    assert {"reason", "given", "names"} <= set(ds.column_names)
+    assert {"reason", "given", "names", "values"} <= set(ds.column_names)
     batch = ds[:len(ds)]
     r = process_reward()(["no idea"] * len(ds), **{k: v for k, v in batch.items() if k != "prompt"})
     assert all(x is not None for x in r), r

@@ -39,7 +39,7 @@ Checks, in order (each a :class:`StepCheck`)
     every ``P(...)=number`` the text lists for a stated term has the stated value.
 ``arithmetic``
     Every ``EXPR=VALUE`` (plain, in chains of ``=`` lines, or a calculator call ``<<EXPR=VALUE>>``) holds:
-    ``EXPR`` is evaluated exactly (:func:`whygym.train.spelled.parse_expression`, rational arithmetic)
+    ``EXPR`` is evaluated exactly (:func:`whygym.arith.parse_expression`, rational arithmetic)
     and ``|EXPR - VALUE| <= 0.5 * 10^-d`` for a VALUE written with ``d`` decimals (an integer VALUE must
     be exact; a VALUE that is itself an expression gets that slack per literal). A calculator call whose
     expression cannot be read, or that returned ``ERROR``, fails.
@@ -102,7 +102,8 @@ from fractions import Fraction
 from functools import lru_cache
 from typing import Any, Iterable, Mapping, Sequence
 
-from whygym.items import BOUND_TASKS, YESNO_PROB_TASKS, Item, with_letters
+from whygym.arith import ArithmeticParseError, exact_value, minmax_braces, parse_expression
+from whygym.items import BOUND_TASKS, PROB_TASKS, YESNO_PROB_TASKS, Item, value_words, with_letters, with_value_numbers
 
 __all__ = ["StepCheck", "Verdict", "verify", "ProcessReward", "process_reward", "breakdown", "CHECKS",
            "CATEGORIES"]
@@ -115,7 +116,7 @@ CATEGORIES = ("correct", "no_answer") + CHECKS
 
 _YESNO = {t.upper() for t in YESNO_PROB_TASKS}
 _BOUND = {t.upper() for t in BOUND_TASKS}
-_TASK_NAMES = ("ATE", "CDE", "ETT", "NDE", "NIE", "PN", "PS")
+_TASK_NAMES = PROB_TASKS
 _MAX_TEXT = 50_000      # longer outputs are cut (a derivation is a few thousand characters)
 _MAX_SEG = 4000         # longer '='-segments are not parsed
 _MAX_MONOS = 512        # polynomial expansion cap (adversarial products)
@@ -256,21 +257,13 @@ def _clean_num(s: str, trailing: bool) -> str:
     return s
 
 
-def _minmax_braces(expr: str) -> str:
-    from whygym.models.tools import _minmax_braces as mb
-
-    return mb(expr)
-
-
 @lru_cache(maxsize=4096)
 def _num_parse(s: str):
     """AST of a numeric expression (spelled parser) or None."""
     if not s or len(s) > _MAX_SEG or not any(c.isdigit() for c in s) or sum(map(s.count, "+-*/([{")) > _MAX_OPS:
         return None
-    from whygym.train.spelled import ArithmeticParseError, parse_expression
-
     try:
-        return parse_expression(_minmax_braces(s.replace(" ", "")))
+        return parse_expression(minmax_braces(s.replace(" ", "")))
     except (ArithmeticParseError, RecursionError, InvalidOperation, ValueError, IndexError):
         return None
 
@@ -283,8 +276,6 @@ def _is_plain(node) -> bool:
 
 def _exact(node, table: Mapping[str, Fraction] | None = None) -> Fraction | None:
     """Exact rational value of an AST (numbers, + - * /, min/max; atoms from ``table``), None if undefined."""
-    from whygym.train.spelled import exact_value
-
     return exact_value(node, table)
 
 
@@ -1130,8 +1121,12 @@ def _verify(text: Any, item: Item) -> Verdict:
 
     text = completion_text(text)
     names = (item.graph or {}).get("names") if isinstance(item.graph, Mapping) else None
-    if isinstance(names, Mapping) and names:
-        text = with_letters(text, {str(k): str(v) for k, v in names.items()})  # a derivation in names
+    names = {str(k): str(v) for k, v in names.items()} if isinstance(names, Mapping) else {}
+    words = value_words(item.graph) if isinstance(item.graph, dict) else {}
+    if words:
+        text = with_value_numbers(text, names, words)  # a derivation in value words (before the names go)
+    if names:
+        text = with_letters(text, names)  # a derivation in names
     ref = _reference_of(item)
     an = _analyse(text)
     ex = extract(text)
@@ -1237,8 +1232,9 @@ class ProcessReward:
 
     ``__call__(completions, **columns) -> list[float | None]`` reads the columns ``reason`` (JSON string
     of the steps dict, or the dict), ``gold`` (JSON or dict), ``task`` and ``given`` (JSON or dict;
-    ``{}`` when absent) and, where the derivation may name the variables, ``names`` (letter -> name); a row without a readable ``reason``, ``gold`` or ``task`` gets None (not
-    applicable). A plain class, not a closure, so it pickles (multiprocess data loaders, Accelerate).
+    ``{}`` when absent) and, where the derivation may name the variables, ``names`` (letter -> name) and
+    ``values`` (letter -> [word for 0, word for 1]); a row without a readable ``reason`` (or with an empty one:
+    a ``LACK_CONDITION`` item), ``gold`` or ``task`` gets None (not applicable). A plain class, not a closure, so it pickles (multiprocess data loaders, Accelerate).
 
     >>> import json, pickle
     >>> reason = {"Step 1": "Check whether treatment (A) is a cause of outcome (B). Node A is not a cause "
@@ -1262,19 +1258,22 @@ class ProcessReward:
 
         texts = _texts(completions)
         n = len(texts)
-        cols = {k: _column(columns, k, n) for k in ("reason", "gold", "task", "given", "names")}
+        cols = {k: _column(columns, k, n) for k in ("reason", "gold", "task", "given", "names", "values")}
         out: list[float | None] = []
         for i, c in enumerate(texts):
             reason, gold, task = _json_col(cols["reason"][i]), _json_col(cols["gold"][i]), cols["task"][i]
             given = _json_col(cols["given"][i]) if cols["given"][i] is not None else {}
-            if not isinstance(reason, Mapping) or not isinstance(gold, Mapping) or not task:
-                out.append(None)
+            if not isinstance(reason, Mapping) or not reason or not isinstance(gold, Mapping) or not task:
+                out.append(None)  # no derivation to check (a LACK_CONDITION row has none)
                 continue
             names = _json_col(cols["names"][i]) if cols["names"][i] is not None else {}
+            values = _json_col(cols["values"][i]) if cols["values"][i] is not None else {}
+            graph = {"names": dict(names)} if isinstance(names, Mapping) else {}
+            if isinstance(values, Mapping) and values:
+                graph["values"] = dict(values)
             item = Item(id="", task=str(task), rung=0, prompt="", answer="", gold=dict(gold),
                         reason={str(k): str(v) for k, v in reason.items()},
-                        given=dict(given) if isinstance(given, Mapping) else {},
-                        graph={"names": dict(names)} if isinstance(names, Mapping) else {})
+                        given=dict(given) if isinstance(given, Mapping) else {}, graph=graph)
             out.append(float(verify(c, item).verified_prefix))
         return out
 

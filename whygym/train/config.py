@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import sys
 import types
 import typing
 from dataclasses import dataclass, field
@@ -24,12 +25,13 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from whygym.errors import UserError
+from whygym.items import PROB_TASKS
 from whygym.scoring.rewards import DEFAULT_WEIGHTS, REWARD_NAMES, check_weights
 
 __all__ = ["TrainArgs", "SFTArgs", "DPOArgs", "KTOArgs", "GRPOArgs", "METHOD_CONFIGS", "load_config",
            "coerce_value", "config_to_dict"]
 
-ALL_TASKS = ["ATE", "CDE", "ETT", "NDE", "NIE", "PN", "PS"]
+ALL_TASKS = list(PROB_TASKS)
 
 
 def reward_ends(rewards: list[float], k: int = 5) -> tuple[float | None, float | None]:
@@ -37,6 +39,21 @@ def reward_ends(rewards: list[float], k: int = 5) -> tuple[float | None, float |
     summary reports them (one step's reward, over a few prompts, is noisy); ``(None, None)`` when empty."""
     k = min(k, len(rewards))
     return (sum(rewards[:k]) / k, sum(rewards[-k:]) / k) if k else (None, None)
+
+
+def out_of_budget(elapsed_s: float, minutes: float, step_times: list[float]) -> bool:
+    """Whether a trainer with a wall-clock budget of ``minutes`` (0: none) should stop after a step: the
+    budget is spent, or the next step, predicted as the mean of the last three, would pass it. Every trainer
+    stops by this rule, so a run ends within its budget (give or take the last save), not one step after it.
+
+    >>> out_of_budget(50, 1.0, [20.0]), out_of_budget(30, 1.0, [20.0, 20.0]), out_of_budget(61, 1.0, [])
+    (True, False, True)
+    """
+    if minutes <= 0:
+        return False
+    budget = minutes * 60
+    recent = step_times[-3:]
+    return elapsed_s >= budget or (bool(recent) and elapsed_s + sum(recent) / len(recent) > budget)
 
 
 def _f(default, help: str, **kw):
@@ -62,11 +79,15 @@ class TrainArgs:
                                     "causal path of the kind the task needs; PN/PS always have one); CaLM's is 1/3")
     derivation: str = _f("calm", "target style: 'calm' (the engine's steps), 'spelled' (arithmetic worked "
                                  "line by line), 'calculator' (computations as <<EXPR=VALUE>> calls, for "
-                                 "eval --tools calculator) or 'answer' (answer JSON only)")
+                                 "eval --tools calculator), 'named' (calculator, variables by their names), "
+                                 "'worded' (named, values by their words) or 'answer' (answer JSON only)")
+    suite_mix: dict = _f({}, "robustness suites mixed into the training items, {suite: share}: per task, "
+                             "round(share * n_train) items of that suite (whygym's own suite generator, seed "
+                             "train_seed + 100; e.g. {rephrased: 0.1, insufficient: 0.1}); SFT, GRPO and PPO data")
     lr: float = _f(5e-5, "learning rate")
     steps: int = _f(30, "optimizer steps (max_steps)")
-    minutes: float = _f(0.0, "wall-clock budget in minutes: training stops after the step that passes it "
-                             "(0 = no budget)")
+    minutes: float = _f(0.0, "wall-clock budget in minutes: training stops when the next step would pass it "
+                             "(predicted from the last steps) or after the step that does (0 = no budget)")
     batch_size: int = _f(4, "per-device batch size (rows; for GRPO: completions)")
     grad_accum: int = _f(1, "gradient accumulation steps")
     max_length: int = _f(768, "maximum tokens of prompt plus completion (longer rows are truncated)")
@@ -97,6 +118,7 @@ class TrainArgs:
                 raise UserError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0 <= self.no_path_rate <= 1:
             raise UserError(f"no_path_rate must be in [0, 1], got {self.no_path_rate}")
+        check_suite_mix(self.suite_mix)
         if self.minutes < 0 or self.lr <= 0:
             raise UserError(f"minutes must be >= 0 and lr > 0 (got {self.minutes}, {self.lr})")
         from whygym.tasks import TASKS
@@ -104,6 +126,21 @@ class TrainArgs:
         bad = [t for t in self.tasks if str(t).upper() not in TASKS]
         if bad or not self.tasks:
             raise UserError(f"unknown task(s) {bad} in tasks; known: {', '.join(TASKS)}")
+
+
+def check_suite_mix(mix: Any) -> None:
+    """A ``suite_mix`` names known suites with shares in [0, 1] (UserError otherwise)."""
+    from whygym.tasks.suites import SUITES
+
+    if not isinstance(mix, Mapping):
+        raise UserError(f"suite_mix must be a mapping {{suite: share}}, got {mix!r}")
+    for name, share in mix.items():
+        if name not in SUITES:
+            near = difflib.get_close_matches(str(name), list(SUITES), n=1)
+            hint = f" (did you mean {near[0]}?)" if near else ""
+            raise UserError(f"suite_mix: unknown suite {name!r}{hint}; known: {', '.join(SUITES)}")
+        if not isinstance(share, (int, float)) or isinstance(share, bool) or not 0 <= share <= 1:
+            raise UserError(f"suite_mix: the share of {name} must be a number in [0, 1], got {share!r}")
 
 
 def shared_field(name: str):
@@ -268,9 +305,13 @@ def load_config(cls: type, path: str | Path | None, overrides: Mapping[str, Any]
         sources.append((str(p), doc))
     if overrides:
         sources.append(("command line", overrides))
+    renamed = getattr(cls, "RENAMED", {})
     for where, doc in sources:
         for k, v in doc.items():
             key = str(k).replace("-", "_")
+            if key in renamed and where != "command line":  # (the command line's aliases say it themselves)
+                print(f"whygym: {where}: setting {key!r} is deprecated; use {renamed[key]!r}", file=sys.stderr)
+            key = renamed.get(key, key)
             if key not in fields:
                 near = difflib.get_close_matches(key, list(fields), n=1)
                 hint = f"; did you mean {near[0]!r}?" if near else ""

@@ -33,8 +33,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
 
-from whygym.items import BOUND_TASKS, Item, with_names
-from whygym.tasks.core import Derivation, fmt4, sign_conclusion
+from whygym.items import BOUND_TASKS, LACK_CONDITION, Item, value_words, with_names, with_value_words
+from whygym.tasks.core import fill_read_values, fmt4, sign_conclusion
 from whygym.tasks.dedup import find_overlap
 from whygym.tasks.generate import GenConfig, generate, sample_item
 from whygym.tasks.spec import get_task
@@ -42,13 +42,16 @@ from whygym.train.spelled import spell_steps
 
 __all__ = ["DERIVATION_STYLES", "ERROR_TYPES", "DataReport", "train_items", "heldout_items", "render_target",
            "rejected_derivation", "sft_rows", "dpo_rows", "kto_rows", "rl_rows", "chat_prompt", "engine_of",
-           "read_policy_samples"]
+           "read_policy_samples", "suite_items", "lack_target"]
 
 #: calm: CaLM's Reason steps; spelled: with the arithmetic worked digit by digit; calculator: every
 #: computation a calculator call ``<<EXPR=VALUE>>``; named: calculator, with each variable written by its
 #: name from the prompt (``P(wnse=1|do(ujmz=1))``, not ``P(D=1|do(F=1))``: the letters are the engine's,
-#: and a model cannot know which letter is which variable); answer: the answer JSON alone.
-DERIVATION_STYLES = ("calm", "spelled", "calculator", "named", "answer")
+#: and a model cannot know which letter is which variable); worded: named, with each value written by the
+#: word the prompt uses (``P(wnse=high|do(ujmz=low))``, not ``=1``/``=0``: the prompt states every number
+#: in words, so the lookup of a number is a copy of the prompt's phrase, not a translation); answer: the
+#: answer JSON alone.
+DERIVATION_STYLES = ("calm", "spelled", "calculator", "named", "worded", "answer")
 ERROR_TYPES = ("wrong_adjustment_set", "sign_flip", "wrong_formula", "arithmetic_slip")
 #: The estimand a confused solver computes instead (wrong_formula); PN/PS swap upper and lower bound.
 _CONFUSED_WITH = {"ATE": "ETT", "ETT": "ATE", "CDE": "ATE", "NDE": "NIE", "NIE": "NDE"}
@@ -105,6 +108,76 @@ def train_items(tasks: Sequence[str], n: int, seed: int, config: GenConfig = Gen
     return kept
 
 
+def suite_items(mix: Mapping[str, float], tasks: Sequence[str], n: int, seed: int, heldout: Iterable[Item] = (),
+                report: DataReport | None = None) -> list[Item]:
+    """Items of whygym's robustness suites for training: per suite and task, ``round(share * n)`` items
+    (suite ``k`` in ``mix``'s order drawn with seed ``seed + k``), minus those whose graph and question occur in
+    ``heldout``. The suites' own prompts (rephrased sentences, no instruction, the insufficient instruction
+    with one needed number withheld) with the engine's derivations; see :func:`lack_target` for the items
+    whose answer is ``LACK_CONDITION``.
+
+    >>> its = suite_items({"insufficient": 0.5}, ["ATE"], 4, seed=3)
+    >>> len(its), {it.meta["suite"] for it in its}
+    (2, {'insufficient'})
+    """
+    from whygym.tasks.suites import build_suite
+
+    out: list[Item] = []
+    held = list(heldout)
+    for k, (name, share) in enumerate(mix.items()):
+        m = int(round(float(share) * n))
+        if m <= 0:
+            continue
+        items = build_suite(name, n=m, seed=seed + k, tasks=list(tasks))
+        clash = {it.id for it, _ in find_overlap(held, items)} if held else set()
+        out += [it for it in items if it.id not in clash]
+        if report is not None:
+            report.generated += len(items)
+            report.dropped_overlap += len(clash)
+            report.notes.append(f"suite {name}: {len(items) - len(clash)} items")
+    return out
+
+
+_STATED_VALUE = r"=\s*-?\d+(?:\.\d+)?"
+
+
+def lack_target(item: Item) -> tuple[dict[str, str], str]:
+    """(steps, answer) for an item whose prompt withholds a number it needs (gold ``LACK_CONDITION``): the
+    engine's derivation up to the first place it reads the withheld number (``meta["withheld"]``), then the
+    step that says it is not stated and not determined by what is (the suite proves that with a witness SCM),
+    and the answer ``LACK_CONDITION``. Render it with :func:`render_target` like any derivation.
+
+    >>> it = Item(id="x", task="ATE", rung=2, prompt="", answer="LACK_CONDITION", gold={"label": "LACK_CONDITION"},
+    ...           reason={"Step 4": "ATE=P(B=1|A=1)-P(B=1|A=0)", "Step 5": "P(B=1|A=1)=0.3\tP(B=1|A=0)=0.1",
+    ...                   "Step 6": "ATE=0.3-0.1=0.2"}, meta={"withheld": "P(B=1|A=0)"})
+    >>> steps, answer = lack_target(it)
+    >>> list(steps), answer
+    (['Step 4', 'Step 5'], 'LACK_CONDITION')
+    >>> print(steps["Step 5"])  # doctest: +NORMALIZE_WHITESPACE
+    P(B=1|A=1)=0.3 P(B=1|A=0) is not stated, and the stated numbers do not determine it. So the information
+    is not enough to answer the question.
+    """
+    key = str((item.meta or {}).get("withheld") or "")
+    if not key:
+        raise ValueError(f"item {item.id}: a LACK_CONDITION item without meta['withheld'] (the number it lacks)")
+    said = f"{key} is not stated, and the stated numbers do not determine it. So the information is not " \
+           "enough to answer the question."
+    steps: dict[str, str] = {}
+    pat = re.compile(re.escape(key) + _STATED_VALUE)
+    for name, text in item.reason.items():
+        m = pat.search(str(text))
+        if m:
+            steps[name] = str(text)[:m.start()] + said
+            return steps, item.answer
+        steps[name] = str(text)
+    steps[f"Step {len(steps) + 1}"] = said  # the derivation never lists the number: say so at its end
+    return steps, item.answer
+
+
+def _is_lack(item: Item) -> bool:
+    return (item.gold or {}).get("label") == LACK_CONDITION
+
+
 def engine_of(item: Item):
     """(scm, problem) behind a generated item, regenerated from its ``meta`` (seed, index, config), or None
     when the item was not made by this generator (loaded benchmarks)."""
@@ -122,9 +195,18 @@ def engine_of(item: Item):
 
 # ---------------------------------------------------------------------------------------------- targets
 def render_target(steps: Mapping[str, str] | Sequence[str], answer: str, style: str = "calm",
-                  decimals: int = 4, names: Mapping[str, str] | None = None) -> str:
+                  decimals: int = 4, names: Mapping[str, str] | None = None,
+                  values: Mapping[str, tuple[str, str]] | None = None) -> str:
     """Reasoning text, then the answer JSON alone on the last line. ``names`` (letter -> variable name,
-    :attr:`Item.graph` ``["names"]``) is what the ``named`` style writes in place of the letters.
+    :attr:`Item.graph` ``["names"]``) is what the ``named`` and ``worded`` styles write in place of the
+    letters; ``values`` (letter -> (word for 0, word for 1), :func:`whygym.items.value_words`) what the
+    ``worded`` style writes in place of 0 and 1.
+
+    >>> print(render_target({"Step 1": "ATE=P(B=1|A=1)-P(B=1|A=0)=0.5-0.25=0.25"}, '{"PROB": "0.2500"}',
+    ...                     "worded", names={"A": "rain", "B": "soil moisture"}, values={"A": ("light", "heavy"),
+    ...                     "B": ("low", "high")}))
+    Step 1: ATE=P(soil moisture=high|rain=heavy)-P(soil moisture=high|rain=light)=<<0.5-0.25=0.2500>>
+    {"PROB": "0.2500"}
 
     >>> print(render_target({"Step 1": "ATE=0.5-0.25=0.25"}, '{"PROB": "0.2500"}', "spelled"))
     Step 1: ATE=0.5-0.25=0.25
@@ -143,11 +225,17 @@ def render_target(steps: Mapping[str, str] | Sequence[str], answer: str, style: 
         names, texts = [f"Step {i + 1}" for i in range(len(steps))], [str(s) for s in steps]
     if style == "spelled":
         texts = spell_steps(texts, decimals)
-    elif style in ("calculator", "named"):
+    elif style in ("calculator", "named", "worded"):
         texts = [calculator_step(t, decimals) for t in texts]
-        if style == "named":
+        if style == "worded":
+            words = dict(values or {})
+            if not words:
+                raise ValueError("the worded derivation style needs the variables' value words (the item's "
+                                 "graph values)")
+            texts = [with_value_words(t, words) for t in texts]
+        if style in ("named", "worded"):
             if not variables:
-                raise ValueError("the named derivation style needs the variables' names (the item's graph names)")
+                raise ValueError(f"the {style} derivation style needs the variables' names (the item's graph names)")
             texts = [with_names(t, variables) for t in texts]
     body = "\n".join(f"{n}: {t}" for n, t in zip(names, texts))
     return f"{body}\n{answer}" if body else answer
@@ -184,13 +272,6 @@ def _answer_json(task: str, value: float, label: str | None, decimals: int = 4) 
     return json.dumps({"PROB": fmt4(value, decimals)})
 
 
-def _steps_with_values(d: Derivation, look, ids, decimals: int) -> dict[str, str]:
-    steps = dict(d.steps)
-    if "Step 5" in steps and steps["Step 5"] is None:
-        steps["Step 5"] = "\t".join(f"{t.text(ids)}={fmt4(v, decimals)}" for t, v in look.used)
-    return steps
-
-
 def _rederive(item: Item, engine, task: str | None = None, query_patch: dict | None = None,
               sets: list[int] | None = None):
     """Derive again with a changed estimand, query or adjustment sets. Stated numbers are read from the
@@ -209,7 +290,7 @@ def _rederive(item: Item, engine, task: str | None = None, query_patch: dict | N
         look.stated[t.key] = (t, float(v))
     kw = {"sets": sets} if sets is not None else {}
     d = get_task(p.task).derive(p, look, exhaustive=False, decimals=decimals, **kw)
-    return d, _steps_with_values(d, look, p.ids, decimals), decimals
+    return d, fill_read_values(dict(d.steps), look.used, p.ids, decimals), decimals
 
 
 def _value_text_swap(steps: dict[str, str], old: str, new: str, task: str, value: float, decimals: int,
@@ -305,7 +386,8 @@ def _base(item: Item) -> dict[str, Any]:
 
 def _chosen_text(item: Item, style: str) -> str:
     decimals = int((item.meta.get("config") or {}).get("decimals", 4))
-    return render_target(item.reason, item.answer, style, decimals, (item.graph or {}).get("names"))
+    steps, answer = lack_target(item) if _is_lack(item) else (item.reason, item.answer)
+    return render_target(steps, answer, style, decimals, (item.graph or {}).get("names"), value_words(item.graph))
 
 
 def sft_rows(items: Iterable[Item], style: str = "calm", report: DataReport | None = None) -> list[dict]:
@@ -337,7 +419,8 @@ def _pick_rejected(item: Item, errors: Sequence[str], rng: _random.Random, style
         got = rejected_derivation(item, err, rng, engine=engine)
         if got is None:
             continue
-        text = render_target(got[0], got[1], style, decimals, (item.graph or {}).get("names"))
+        text = render_target(got[0], got[1], style, decimals, (item.graph or {}).get("names"),
+                             value_words(item.graph))
         if _is_wrong(text, item):
             return text, err
     return None
@@ -429,11 +512,15 @@ def kto_rows(items: Iterable[Item], style: str = "calm", desirable_ratio: float 
 def rl_rows(items: Iterable[Item], report: DataReport | None = None) -> list[dict]:
     """Prompt rows for PPO/GRPO with ``gold`` (JSON string) and ``task`` for the verifiable reward, and
     ``reason`` (JSON string of the steps dict, in step order), ``given`` (JSON string of the stated
-    numbers) and ``names`` (JSON string, letter -> variable name, so that a derivation written with names
-    is read) for the step verifier's process reward (:class:`whygym.scoring.verify.process_reward`)."""
-    rows = [{**_base(it), "reason": json.dumps(it.reason, ensure_ascii=False),
+    numbers), ``names`` (JSON string, letter -> variable name, so that a derivation written with names
+    is read) and ``values`` (JSON string, letter -> [word for 0, word for 1], so that one written with value
+    words is read) for the step verifier's process reward (:class:`whygym.scoring.verify.process_reward`)."""
+    # a LACK_CONDITION item has no derivation to verify step by step: its process reward is None (n/a)
+    rows = [{**_base(it), "reason": json.dumps({} if _is_lack(it) else it.reason, ensure_ascii=False),
              "given": json.dumps(it.given, ensure_ascii=False, sort_keys=True),
-             "names": json.dumps((it.graph or {}).get("names") or {}, ensure_ascii=False, sort_keys=True)}
+             "names": json.dumps((it.graph or {}).get("names") or {}, ensure_ascii=False, sort_keys=True),
+             "values": json.dumps({k: list(v) for k, v in value_words(it.graph).items()},
+                                  ensure_ascii=False, sort_keys=True)}
             for it in items]
     if report is not None:
         report.rows += len(rows)

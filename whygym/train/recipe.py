@@ -8,10 +8,12 @@ Stages (each a run of its own under OUT, skipped when its ``final/`` exists, so 
 the stage it was in; within a stage, ``--resume`` continues from the stage's last checkpoint):
 
 1. ``OUT/sft-small``: SFT of ``model`` on graphs of ``small_nodes`` (short derivations first), the
-   ``named`` target style (``derivation``: every computation a ``<<EXPR=VALUE>>`` call, every variable written
-   by its name from the prompt, not by the engine's letter; the path check is the first step of every
-   target), structural zeros at ``no_path_rate``;
-2. ``OUT/sft``: SFT of stage 1's model on graphs of ``nodes``;
+   ``worded`` target style (``derivation``: every computation a ``<<EXPR=VALUE>>`` call, every variable written
+   by its name from the prompt, not by the engine's letter, and every value by the prompt's word for it,
+   ``P(wnse=high|ujmz=low)``; the path check is the first step of every target), structural zeros at
+   ``no_path_rate``;
+2. ``OUT/sft``: SFT of stage 1's model on graphs of ``nodes``, with ``suite_mix`` (robustness suites: rephrased
+   prompts, no instruction, a needed number withheld with the answer ``LACK_CONDITION``) mixed in;
 3. ``OUT/ppo``: PPO of stage 2's model (``rl_minutes`` > 0) with ``tools: calculator`` rollouts (the inserted
    values are the tool's, not the policy's actions) and the reward ``reward_weights`` over format, accuracy,
    closeness and ``process`` (the step verifier's credit for each verified step before the first wrong one,
@@ -57,8 +59,11 @@ class RecipeArgs:
     small_nodes: list = _f([3, 4], "graph sizes of the first SFT stage, [min, max]")
     nodes: list = _f([3, 6], "graph sizes of the second SFT stage and of PPO, [min, max]")
     no_path_rate: float = _f(0.2, "share of structural-zero questions in the training items")
-    derivation: str = _f("named", "SFT target style: 'named' (calculator calls, variables by their names from the "
-                                  "prompt) or 'calculator' (calculator calls, the engine's node letters)")
+    suite_mix: dict = _f({}, "robustness suites mixed into the second SFT stage's items, {suite: share of "
+                             "n_train per task} (e.g. {rephrased: 0.1, insufficient: 0.1})")
+    derivation: str = _f("worded", "SFT target style: 'worded' (calculator calls, variables by their names and "
+                                   "values by their words from the prompt), 'named' (names, values 0/1) or "
+                                   "'calculator' (calculator calls, the engine's node letters and 0/1)")
     sft_lr: float = _f(1e-4, "SFT learning rate")
     sft_batch_size: int = _f(4, "SFT rows per step")
     max_length: int = _f(1024, "SFT: longer rows are dropped")
@@ -79,11 +84,14 @@ class RecipeArgs:
             raise UserError(f"minutes must be > 0, got {self.minutes}")
         if not 0 < self.sft_share <= 1:
             raise UserError(f"sft_share must be in (0, 1], got {self.sft_share}")
-        if self.derivation not in ("named", "calculator"):
-            raise UserError(f"derivation must be 'named' or 'calculator' (the tool is used at decoding), "
+        if self.derivation not in ("worded", "named", "calculator"):
+            raise UserError(f"derivation must be 'worded', 'named' or 'calculator' (the tool is used at decoding), "
                             f"got {self.derivation!r}")
         if self.rl_minutes < 0:
             raise UserError(f"rl_minutes must be >= 0, got {self.rl_minutes}")
+        from whygym.train.config import check_suite_mix
+
+        check_suite_mix(self.suite_mix)
         from whygym.scoring.rewards import check_weights
 
         try:
@@ -104,6 +112,7 @@ def _sft_args(cfg: RecipeArgs, model: str, nodes: list, minutes: float, stage: i
     return SFTArgs(model=model, seed=cfg.seed, tasks=list(cfg.tasks), n_train=cfg.n_train,
                    train_seed=cfg.train_seed + stage, heldout_n=cfg.heldout_n, heldout_seed=cfg.heldout_seed,
                    nodes=list(nodes), no_path_rate=cfg.no_path_rate, derivation=cfg.derivation, lr=cfg.sft_lr,
+                   suite_mix=dict(cfg.suite_mix) if stage == 1 else {},
                    steps=1_000_000, minutes=minutes, batch_size=cfg.sft_batch_size, max_length=cfg.max_length,
                    save_steps=cfg.save_steps)
 
@@ -116,7 +125,7 @@ def _ppo_config(cfg: RecipeArgs, model: str, minutes: float):
                      heldout_seed=cfg.heldout_seed, nodes=list(cfg.nodes), no_path_rate=cfg.no_path_rate,
                      batch_size=cfg.rl_batch_size, mini_batch_size=cfg.rl_mini_batch_size,
                      max_new_tokens=cfg.rl_max_new_tokens, temperature=cfg.rl_temperature, kl_coef=cfg.kl_coef,
-                     reward_weights=dict(cfg.reward_weights), tools="calculator", save_every=cfg.save_steps,
+                     reward_weights=dict(cfg.reward_weights), tools="calculator", save_steps=cfg.save_steps,
                      seed=cfg.seed)
 
 
@@ -157,18 +166,17 @@ def run_recipe(cfg: RecipeArgs, out_dir: str | os.PathLike, *, resume: bool = Fa
     if b3 > 0:
         from whygym.train.ppo import train_ppo
         from whygym.train.trainers import _to_dataset, build_dataset
-        from whygym.train.config import GRPOArgs
-        from whygym.train.ppo_config import DATA_FIELDS
 
         d = out / "ppo"
         if not (d / "final").is_dir():
             pcfg = _ppo_config(cfg, model, b3)
-            rows, _ = build_dataset(GRPOArgs(**{f: getattr(pcfg, f) for f in (*DATA_FIELDS, "seed")}), "ppo")
-            s = train_ppo(pcfg, d, dataset=_to_dataset(rows, "ppo")) or {}
+            rows, _ = build_dataset(pcfg, "ppo")
+            s = train_ppo(pcfg, d, dataset=_to_dataset(rows, "ppo"),
+                          resume=resume and (d / "checkpoints").is_dir()) or {}
         else:
             s = json.loads((d / "train_summary.json").read_text()) if (d / "train_summary.json").is_file() else {}
         stages.append({"stage": "ppo", "minutes_budget": round(b3, 3), "nodes": list(cfg.nodes),
-                       "steps": s.get("steps"), "wall_s": s.get("wall_s") or s.get("seconds"),
+                       "steps": s.get("steps"), "wall_s": s.get("wall_s"),
                        "reward_first": s.get("reward_first"), "reward_last": s.get("reward_last")})
         last = d / "final"
     link = _link_final(out, last)

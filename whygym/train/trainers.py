@@ -24,13 +24,13 @@ from typing import Any
 
 from whygym.errors import UserError
 from whygym.items import atomic_write_text
-from whygym.train.config import DPOArgs, GRPOArgs, KTOArgs, TrainArgs, config_to_dict, reward_ends
+from whygym.train.config import DPOArgs, GRPOArgs, KTOArgs, TrainArgs, config_to_dict, out_of_budget, reward_ends
 
 __all__ = ["train", "build_dataset", "load_model", "save_final", "TRAIN_COLUMNS"]
 
 #: The dataset columns each trainer reads (the RL rewards: gold and task; the process reward: reason, given
 #: and names too, see :func:`whygym.train.data.rl_rows`).
-_RL_COLUMNS = ["prompt", "gold", "task", "reason", "given", "names"]
+_RL_COLUMNS = ["prompt", "gold", "task", "reason", "given", "names", "values"]
 TRAIN_COLUMNS = {"sft": ["prompt", "completion"], "dpo": ["prompt", "chosen", "rejected"],
                  "kto": ["prompt", "completion", "label"], "grpo": _RL_COLUMNS, "ppo": _RL_COLUMNS}
 
@@ -40,8 +40,9 @@ def _method_of(cfg: TrainArgs) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ data
-def build_dataset(cfg: TrainArgs, method: str | None = None) -> tuple[list[dict], dict]:
-    """The training rows of ``cfg`` and a report (generated, dropped for held-out overlap, rows, errors)."""
+def build_dataset(cfg, method: str | None = None) -> tuple[list[dict], dict]:
+    """The training rows of ``cfg`` (a :class:`TrainArgs`, or a :class:`~whygym.train.ppo_config.PPOConfig`: both
+    carry the same data fields) and a report (generated, dropped for held-out overlap, rows, errors)."""
     from whygym.tasks.generate import GenConfig
     from whygym.train import data
 
@@ -51,6 +52,12 @@ def build_dataset(cfg: TrainArgs, method: str | None = None) -> tuple[list[dict]
     gen = GenConfig(nodes=(int(cfg.nodes[0]), int(cfg.nodes[1])),
                     no_path_rate=float(getattr(cfg, "no_path_rate", GenConfig.no_path_rate)))
     items = data.train_items(cfg.tasks, cfg.n_train, cfg.train_seed, gen, heldout=heldout, report=report)
+    mix = dict(getattr(cfg, "suite_mix", None) or {})
+    if mix and method in ("dpo", "kto"):
+        raise UserError(f"suite_mix is for SFT, GRPO and PPO data; {method} pairs need engine-made wrong "
+                        "derivations, which suite items do not have")
+    if mix:
+        items += data.suite_items(mix, cfg.tasks, cfg.n_train, cfg.train_seed + 100, heldout=heldout, report=report)
     policy = data.read_policy_samples(cfg.policy_samples) if getattr(cfg, "policy_samples", "") else None
     if method == "sft":
         rows = data.sft_rows(items, cfg.derivation, report=report)
@@ -171,19 +178,22 @@ def _callbacks(log_path: Path, minutes: float, t_start: float):
             with open(log_path, "a", encoding="utf-8") as f:
                 f.write(json.dumps(rec) + "\n")
 
+    log = JsonlLog()
+
     class TimeBudget(TrainerCallback):
-        """Stops training after the step that passes the wall-clock budget (and saves a checkpoint there)."""
+        """Stops training when the next step would pass the wall-clock budget, or after the step that does
+        (:func:`whygym.train.config.out_of_budget`), and saves a checkpoint there."""
 
         def __init__(self):
             self.hit = False
 
         def on_step_end(self, args, state, control, **kw):
-            if minutes > 0 and time.perf_counter() - t_start >= minutes * 60:
+            if out_of_budget(time.perf_counter() - t_start, minutes, log.step_times):
                 self.hit = True
                 control.should_training_stop = True
                 control.should_save = True
 
-    return JsonlLog(), TimeBudget()
+    return log, TimeBudget()
 
 
 # ------------------------------------------------------------------------------------------------ train
