@@ -26,6 +26,7 @@ True
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import re
@@ -187,18 +188,22 @@ def with_value_numbers(text: str, names: dict[str, str], values: dict[str, tuple
     'P(soil moisture=0|do(Rain=0)) P(A=1)'
     """
     for letter, (w0, w1) in values.items():
-        who = [f"(?-i:{re.escape(letter)})"]
-        name = str(names.get(letter, "")).strip()
-        if name:
-            who.insert(0, re.escape(name))
-        words = sorted({(w.lower(), v) for v, w in ((0, w0), (1, w1)) if w}, key=lambda t: -len(t[0]))
-        if not words:
-            continue
-        code = dict(words)
-        pat = re.compile(r"(?<![A-Za-z0-9_])(" + "|".join(who) + r")\s*=\s*("
-                         + "|".join(re.escape(w) for w, _ in words) + r")(?![A-Za-z0-9])", re.IGNORECASE)
-        text = pat.sub(lambda m: f"{m.group(1)}={code[m.group(2).lower()]}", text)
+        found = _value_pattern(letter, str(names.get(letter, "")).strip(), w0, w1)
+        if found is not None:
+            pat, code = found
+            text = pat.sub(lambda m: f"{m.group(1)}={code[m.group(2).lower()]}", text)
     return text
+
+
+@functools.lru_cache(maxsize=8192)  # the verifier and the process reward read many completions per item
+def _value_pattern(letter: str, name: str, w0: str | None, w1: str | None):
+    words = sorted({(w.lower(), v) for v, w in ((0, w0), (1, w1)) if w}, key=lambda t: -len(t[0]))
+    if not words:
+        return None
+    who = ([re.escape(name)] if name else []) + [f"(?-i:{re.escape(letter)})"]
+    pat = re.compile(r"(?<![A-Za-z0-9_])(" + "|".join(who) + r")\s*=\s*("
+                     + "|".join(re.escape(w) for w, _ in words) + r")(?![A-Za-z0-9])", re.IGNORECASE)
+    return pat, dict(words)
 
 
 def _umask() -> int:

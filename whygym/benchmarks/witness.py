@@ -29,14 +29,6 @@ from whygym.tasks.core import Problem, SCMLookup, Term
 __all__ = ["AnswerWitness", "fit_scm", "answer_witness"]
 
 
-def _unflat(dag, sizes: Sequence[int], theta: np.ndarray) -> BinarySCM:
-    out, k = [], 0
-    for n in sizes:
-        out.append(theta[k:k + n].copy())
-        k += n
-    return BinarySCM(dag, out, validate=False)
-
-
 @dataclass
 class AnswerWitness:
     """Two SCMs (CPTs as lists, ``P(V=1 | parents)``) that state the same numbers and answer differently."""
@@ -102,18 +94,18 @@ def _project(f, theta: np.ndarray, target: np.ndarray, iters: int = 60,
 
 def fit_scm(p: Problem, stated: dict[Term, float], rng: _random.Random, starts: int = 6) -> BinarySCM | None:
     """An SCM on ``p``'s graph that reproduces every stated probability (to 1e-10), or None."""
-    sizes = [1 << len(p.dag.parents[i]) for i in range(p.dag.n)]
+    shape = BinarySCM(p.dag, [np.zeros(1 << len(p.dag.parents[i])) for i in range(p.dag.n)], validate=False)
     terms = list(stated)
     target = np.array([stated[t] for t in terms])
 
     def f(theta):
-        return _values(_unflat(p.dag, sizes, theta), p, terms)
+        return _values(shape.with_params(theta), p, terms)
 
     for _ in range(starts):
-        theta = np.array([rng.uniform(0.2, 0.8) for _ in range(sum(sizes))])
+        theta = np.array([rng.uniform(0.2, 0.8) for _ in range(shape.params().size)])
         got = _project(f, theta, target)
         if got is not None:
-            return _unflat(p.dag, sizes, got)
+            return shape.with_params(got)
     return None
 
 
@@ -127,17 +119,16 @@ def answer_witness(p: Problem, stated: dict[Term, float], answer: Callable[[Bina
     start = fit_scm(p, stated, rng)
     if start is None:
         return None
-    sizes = [len(c) for c in start.cpts]
     terms = list(stated)
     target = np.array([stated[t] for t in terms])
 
     def f(theta):
-        return _values(_unflat(p.dag, sizes, theta), p, terms)
+        return _values(start.with_params(theta), p, terms)
 
     def ans(theta):
-        return answer(_unflat(p.dag, sizes, theta))
+        return answer(start.with_params(theta))
 
-    theta0 = np.concatenate(start.cpts)
+    theta0 = start.params()
     ends = {}
     for sign in (-1.0, 1.0):
         theta = theta0.copy()
@@ -187,7 +178,7 @@ def answer_witness(p: Problem, stated: dict[Term, float], answer: Callable[[Bina
     if not lo < threshold < hi:
         return None
     gap = float(max(np.max(np.abs(f(lo_t) - target)), np.max(np.abs(f(hi_t) - target))))
-    w = AnswerWitness([list(map(float, c)) for c in _unflat(p.dag, sizes, lo_t).cpts],
-                      [list(map(float, c)) for c in _unflat(p.dag, sizes, hi_t).cpts], float(lo), float(hi),
+    w = AnswerWitness([list(map(float, c)) for c in start.with_params(lo_t).cpts],
+                      [list(map(float, c)) for c in start.with_params(hi_t).cpts], float(lo), float(hi),
                       threshold, gap)
     return w if w.check(p, stated, answer) else None

@@ -88,6 +88,27 @@ class BinarySCM:
     def n(self) -> int:
         return self.dag.n
 
+    # ------------------------------------------------------------------ parameters
+    def params(self) -> np.ndarray:
+        """Every CPT entry in one vector (node order, then parent configuration): the coordinates witness
+        searches move.
+
+        >>> from whygym.scm.graph import DAG
+        >>> m = BinarySCM(DAG(2, [(0, 1)]), [[0.3], [0.2, 0.9]])
+        >>> m.params().tolist(), m.with_params(np.array([0.5, 0.1, 0.8])).cpts[1].tolist()
+        ([0.3, 0.2, 0.9], [0.1, 0.8])
+        """
+        return np.concatenate([np.asarray(c, dtype=np.float64).reshape(-1) for c in self.cpts])
+
+    def with_params(self, theta: np.ndarray) -> "BinarySCM":
+        """The SCM on the same graph with the CPT entries ``theta`` (as :meth:`params` orders them; unchecked)."""
+        out, k = [], 0
+        for c in self.cpts:
+            n = len(c)
+            out.append(np.array(theta[k:k + n], dtype=np.float64))
+            k += n
+        return BinarySCM(self.dag, out, self.coupling, validate=False)
+
     # ------------------------------------------------------------------ observational
     def joint(self) -> np.ndarray:
         """The joint distribution as an array of shape ``(2,) * n`` (axis ``i`` is node ``i``).

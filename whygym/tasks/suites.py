@@ -106,18 +106,6 @@ class Witness:
         return dict(self.__dict__)
 
 
-def _flat(scm: BinarySCM) -> np.ndarray:
-    return np.concatenate(scm.cpts)
-
-
-def _unflat(scm: BinarySCM, theta: np.ndarray) -> BinarySCM:
-    out, k = [], 0
-    for c in scm.cpts:
-        out.append(theta[k:k + len(c)].copy())
-        k += len(c)
-    return BinarySCM(scm.dag, out, scm.coupling, validate=False)
-
-
 def find_witness(spec: TaskSpec, p: Problem, scm: BinarySCM, kept: Sequence[Term], min_gap: float = 1e-3,
                  rng: _random.Random | None = None) -> Witness | None:
     """Search for a second SCM that keeps every term in ``kept`` exactly and moves the answer.
@@ -128,15 +116,15 @@ def find_witness(spec: TaskSpec, p: Problem, scm: BinarySCM, kept: Sequence[Term
     answer does not move (it is then determined by the kept terms, at least locally).
     """
     rng = rng or _random.Random(0)
-    theta0 = _flat(scm)
+    theta0 = scm.params()
     d = theta0.size
 
     def kept_vals(theta: np.ndarray) -> np.ndarray:
-        look = SCMLookup(_unflat(scm, theta), p.ids, 12)
+        look = SCMLookup(scm.with_params(theta), p.ids, 12)
         return np.array([look.exact(t) for t in kept])
 
     def answer(theta: np.ndarray) -> float:
-        return exact_answer(spec, p, _unflat(scm, theta))
+        return exact_answer(spec, p, scm.with_params(theta))
 
     h = 1e-6
     target = kept_vals(theta0)
@@ -180,7 +168,7 @@ def find_witness(spec: TaskSpec, p: Problem, scm: BinarySCM, kept: Sequence[Term
                 continue
             if abs(a1 - a0) >= min_gap:
                 return Witness([list(map(float, c)) for c in scm.cpts],
-                               [list(map(float, c)) for c in _unflat(scm, theta).cpts], a0, a1, gap)
+                               [list(map(float, c)) for c in scm.with_params(theta).cpts], a0, a1, gap)
     return None
 
 
