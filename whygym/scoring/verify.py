@@ -706,7 +706,7 @@ def _canon_str(node) -> str | None:
 _CLAIM_KEY = re.compile(r"\bcause[sd]?\b|\bpaths?\b|\bpath\(s\)|\bedges?\b|\bindirect\b|\bconnect\w*|\bancestors?\b|"
                         r"\baffects?\b|\binfluences?\b|->", re.IGNORECASE)
 _CLAIM_SKIP = re.compile(r"back-?door|adjust|mediator set|identif|^\s*(?:check|determine|decide|find|first)\b|"
-                         r"^\s*(?:whether|is there|does|do)\b", re.IGNORECASE)
+                         r"^\s*(?:whether|is there|does|do)\b|^\s*edges from\b", re.IGNORECASE)
 _NEG = re.compile(r"\b(?:not|no|never|none|cannot|neither|nor|without)\b|n['\u2019]t\b", re.IGNORECASE)
 _SENT = re.compile(r"(?<=[.!?;])\s+|\n")
 _SET_BODY = (r"\s*(?:(?:is|are|=|:|to be|would be)\s*)*(?:the\s+)?"
@@ -1046,6 +1046,12 @@ def _check_substitution(ref: _Reference, an: _Analysis) -> StepCheck:
         for key, kind, val, txt in c.facts:
             if kind == "p" and key in ref.table and val is not None and val != ref.table[key]:
                 return StepCheck("substitution", False, expected, txt)
+    computed: dict = {}
+    for c in an.chains:  # a computed do-term restated (a lookup line) with another value than it got
+        if c.do_result is not None and c.do_result[1] is not None:
+            first = computed.setdefault(c.do_result[0], c.do_result[1])
+            if first != c.do_result[1]:
+                return StepCheck("substitution", False, expected, "=".join(c.segs))
     cands = [(t, node) for c in an.chains for t, node in c.exprs]
     if not cands:
         return StepCheck("substitution", False, expected, None)

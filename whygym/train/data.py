@@ -196,11 +196,13 @@ def engine_of(item: Item):
 # ---------------------------------------------------------------------------------------------- targets
 def render_target(steps: Mapping[str, str] | Sequence[str], answer: str, style: str = "calm",
                   decimals: int = 4, names: Mapping[str, str] | None = None,
-                  values: Mapping[str, tuple[str, str]] | None = None) -> str:
+                  values: Mapping[str, tuple[str, str]] | None = None,
+                  edges: Sequence[Sequence[str]] | None = None) -> str:
     """Reasoning text, then the answer JSON alone on the last line. ``names`` (letter -> variable name,
     :attr:`Item.graph` ``["names"]``) is what the ``named`` and ``worded`` styles write in place of the
     letters; ``values`` (letter -> (word for 0, word for 1), :func:`whygym.items.value_words`) what the
-    ``worded`` style writes in place of 0 and 1.
+    ``worded`` style writes in place of 0 and 1. ``edges`` (the item's graph, pairs of letters) lets the
+    calculator styles trace the treatment's directed edges before the path check (:func:`with_reach`).
 
     >>> print(render_target({"Step 1": "ATE=P(B=1|A=1)-P(B=1|A=0)=0.5-0.25=0.25"}, '{"PROB": "0.2500"}',
     ...                     "worded", names={"A": "rain", "B": "soil moisture"}, values={"A": ("light", "heavy"),
@@ -226,7 +228,9 @@ def render_target(steps: Mapping[str, str] | Sequence[str], answer: str, style: 
     if style == "spelled":
         texts = spell_steps(texts, decimals)
     elif style in ("calculator", "named", "worded"):
-        texts = [calculator_step(t, decimals) for t in texts]
+        texts = [calculator_step(bound_lookup(t), decimals) for t in texts]
+        if edges and texts:
+            texts[0] = with_reach(texts[0], edges)
         if style == "worded":
             words = dict(values or {})
             if not words:
@@ -239,6 +243,96 @@ def render_target(steps: Mapping[str, str] | Sequence[str], answer: str, style: 
             texts = [with_names(t, variables) for t in texts]
     body = "\n".join(f"{n}: {t}" for n, t in zip(names, texts))
     return f"{body}\n{answer}" if body else answer
+
+
+_PATH_CHECK = re.compile(r"^(Check whether [^.]*?\(([A-Z])\)[^.]*?\(([A-Z])\)\.) ")
+
+
+def reach_edges(edges: Sequence[Sequence[str]], source: str, stop: str | None = None) -> list[tuple[str, str]]:
+    """The directed edges out of ``source`` and out of every node it reaches, breadth first (children in
+    letter order); none out of ``stop`` (the outcome: in a DAG nothing below it leads back to it).
+
+    >>> reach_edges([("A", "B"), ("B", "C"), ("D", "C"), ("A", "D"), ("C", "E")], "A", stop="C")
+    [('A', 'B'), ('A', 'D'), ('B', 'C'), ('D', 'C')]
+    """
+    children: dict[str, list[str]] = {}
+    for u, v in edges:
+        children.setdefault(str(u), []).append(str(v))
+    out, seen, queue = [], {source}, [source]
+    while queue:
+        u = queue.pop(0)
+        if u == stop:
+            continue
+        for v in sorted(children.get(u, ())):
+            out.append((u, v))
+            if v not in seen:
+                seen.add(v)
+                queue.append(v)
+    return out
+
+
+def with_reach(step: str, edges: Sequence[Sequence[str]]) -> str:
+    """A path-check step (``Check whether treatment (A) is a cause of outcome (C). ...``) with the edges
+    traced from the treatment listed before the claim, ``Edges from A onward: A->B, B->C.``, each a copy
+    of one of the prompt's "has a direct effect on" sentences: the claim that follows is then read off a
+    search written out, not decided at its first word (a model that decided it there said "no directed
+    path" where the path was two edges long). Other steps come back unchanged.
+
+    >>> with_reach("Check whether treatment (A) is a cause of outcome (C). Node A is a cause of node C.",
+    ...            [("A", "B"), ("B", "C")])
+    'Check whether treatment (A) is a cause of outcome (C). Edges from A onward: A->B, B->C. Node A is a cause of node C.'
+    >>> with_reach("Check whether treatment (C) is a cause of outcome (A). Node C is not a cause of node A.", [("A", "C")])
+    'Check whether treatment (C) is a cause of outcome (A). Edges from C onward: none. Node C is not a cause of node A.'
+    """
+    m = _PATH_CHECK.match(step)
+    if not m:
+        return step
+    traced = reach_edges(edges, m.group(2), stop=m.group(3))
+    listing = ", ".join(f"{u}->{v}" for u, v in traced) or "none"
+    return f"{m.group(1)} Edges from {m.group(2)} onward: {listing}. {step[m.end():]}"
+
+
+_BOUND_FORMULA = re.compile(r"^((?:Lower|Upper) bound of [^:\n]*: (?:max\{0|min\{1), [^\n]*)\n=((?:max\{0|min\{1), [^\n]*)$",
+                            re.M)
+_NUMBER = re.compile(r"(?<![\w.=])-?\d+\.\d+")
+
+
+def _prob_terms(text: str) -> list[str]:
+    """The ``P(...)`` terms of a formula in order, each with its nested parentheses (``do(X=0)``)."""
+    out, i = [], 0
+    while (i := text.find("P(", i)) >= 0:
+        depth, j = 0, i + 1
+        while j < len(text):
+            depth += {"(": 1, ")": -1}.get(text[j], 0)
+            if depth == 0:
+                break
+            j += 1
+        out.append(text[i:j + 1])
+        i = j + 1
+    return out
+
+
+def bound_lookup(text: str) -> str:
+    r"""A Tian-Pearl bound step that first lists each term of the bound's formula with its number
+    (``P(Y=1)=0.45	P(Y=1|do(X=0))=0.40	P(X=1,Y=1)=0.25``), as the effect tasks' lookup step does: the
+    do-term's number, computed in the step before, is copied next to the same term, and the substitution
+    then takes the numbers in the listing's order (a model that skipped this copied the prompt's format
+    example 0.1234 in its place). Steps of any other shape come back unchanged.
+
+    >>> print(bound_lookup("Lower bound of PN: max{0, [P(Y=1)-P(Y=1|do(X=0))]/P(X=1,Y=1)}\n=max{0, (0.45-0.40)/0.25}\n=0.2000"))
+    P(Y=1)=0.45	P(Y=1|do(X=0))=0.40	P(X=1,Y=1)=0.25
+    Lower bound of PN: max{0, [P(Y=1)-P(Y=1|do(X=0))]/P(X=1,Y=1)}
+    =max{0, (0.45-0.40)/0.25}
+    =0.2000
+    """
+    def insert(m):
+        terms, numbers = _prob_terms(m.group(1)), _NUMBER.findall(m.group(2))
+        if not terms or len(terms) != len(numbers):
+            return m.group(0)
+        pairs = "\t".join(f"{t}={v}" for t, v in zip(terms, numbers))
+        return f"{pairs}\n{m.group(1)}\n={m.group(2)}"
+
+    return _BOUND_FORMULA.sub(insert, text)
 
 
 _CHAIN = re.compile(r"=([^=\n]*[-+*/][^=\n]*)\n(?:=[^=\n]*\n)*=(-?\d+\.\d+)(?=\n|$)")
@@ -387,7 +481,8 @@ def _base(item: Item) -> dict[str, Any]:
 def _chosen_text(item: Item, style: str) -> str:
     decimals = int((item.meta.get("config") or {}).get("decimals", 4))
     steps, answer = lack_target(item) if _is_lack(item) else (item.reason, item.answer)
-    return render_target(steps, answer, style, decimals, (item.graph or {}).get("names"), value_words(item.graph))
+    return render_target(steps, answer, style, decimals, (item.graph or {}).get("names"), value_words(item.graph),
+                         (item.graph or {}).get("edges"))
 
 
 def sft_rows(items: Iterable[Item], style: str = "calm", report: DataReport | None = None) -> list[dict]:
@@ -420,7 +515,7 @@ def _pick_rejected(item: Item, errors: Sequence[str], rng: _random.Random, style
         if got is None:
             continue
         text = render_target(got[0], got[1], style, decimals, (item.graph or {}).get("names"),
-                             value_words(item.graph))
+                             value_words(item.graph), (item.graph or {}).get("edges"))
         if _is_wrong(text, item):
             return text, err
     return None
