@@ -23,6 +23,8 @@ import time
 from fractions import Fraction
 
 import pytest
+
+from whygym.train import data
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -46,7 +48,8 @@ def items():
 
 
 def _render(steps, answer, style, it) -> str:
-    return render_target(steps, answer, style, names=it.graph["names"], values=value_words(it.graph))
+    return render_target(steps, answer, style, names=it.graph["names"], values=value_words(it.graph),
+                         edges=it.graph["edges"])
 
 
 def _path_items(items, task):
@@ -115,6 +118,19 @@ def test_zero_shortcut_on_an_item_with_a_path_is_a_path_claim_error(items, task)
         # the sets, formula and arithmetic the shortcut skipped are missing, not silently ok
         assert all(not s.ok and s.found is None for s in v.steps if s.kind in ("adjustment_set", "estimand",
                                                                                  "substitution", "arithmetic"))
+
+
+@pytest.mark.parametrize("task", YESNO)
+def test_the_edge_listing_is_not_read_as_the_claim(items, task):
+    """The traced edges (``Edges from X onward: X->B, B->Y.``) hold arrows but claim nothing: the shortcut
+    written after a right listing is still a path-claim error, and the listing alone leaves no claim."""
+    for it in _path_items(items, task):
+        listing = data.with_reach(f"Check whether treatment ({it.query['treatment']}) is a cause of outcome "
+                                  f"({it.query['outcome']}). ", it.graph["edges"])
+        assert "->" in listing
+        text = _shortcut(it).replace("Step 1: Check whether", "Step 1: " + listing.strip() + " Check whether", 1)
+        assert verify(text, it).category == "path_claim"
+        assert verify("Step 1: " + listing, it).step("path_claim").found is None
 
 
 @pytest.mark.parametrize("task", YESNO)

@@ -5,7 +5,10 @@ import json
 import re
 import random
 
+import networkx as nx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from whygym.scoring import extract, score
 from whygym.tasks import generate
@@ -231,3 +234,52 @@ def test_lack_rows_get_no_process_reward():
     got = process_reward()(["LACK_CONDITION"] * len(rows), **cols)
     for it, g in zip(items, got):
         assert (g is None) == (it.gold.get("label") == "LACK_CONDITION")
+
+
+@st.composite
+def _dags(draw):
+    n = draw(st.integers(2, 7))
+    letters = "ABCDEFG"[:n]
+    edges = [(letters[i], letters[j]) for i in range(n) for j in range(i + 1, n) if draw(st.booleans())]
+    order = draw(st.permutations(letters))  # letters not in topological order
+    rename = dict(zip(letters, order))
+    return [(rename[u], rename[v]) for u, v in edges], draw(st.sampled_from(order)), draw(st.sampled_from(order))
+
+
+@settings(max_examples=200, deadline=None)
+@given(_dags())
+def test_reach_listing_is_the_graph_search(case):
+    """Against networkx: the listed edges are the graph's, they reach exactly the nodes reachable from the
+    source without passing the stop node, and the stop node is listed iff a directed path reaches it."""
+    edges, source, stop = case
+    g = nx.DiGraph(edges)
+    g.add_nodes_from([source, stop])
+    listed = data.reach_edges(edges, source, stop=stop)
+    assert set(listed) <= set(edges) and len(set(listed)) == len(listed)
+    cut = g.copy()
+    cut.remove_edges_from(list(g.out_edges(stop)))
+    reached = nx.descendants(cut, source) if source != stop else set()
+    assert {v for _, v in listed} == reached
+    assert {u for u, _ in listed} <= reached | {source}
+    assert (stop in {v for _, v in listed}) == (source != stop and nx.has_path(g, source, stop))
+    assert [u for u, _ in listed][:1] in ([], [source])
+
+
+def test_calculator_targets_trace_edges_and_list_bound_terms():
+    """The calculator styles trace the treatment's edges before every path check and list a bound's terms
+    with their numbers (the number of its do-term the one Step 1 computed); the CaLM style does neither."""
+    for it in generate(TASKS, n=6, seed=5):
+        text = data.sft_rows([it], "calculator")[0]["completion"][0]["content"]
+        calm = data.sft_rows([it], "calm")[0]["completion"][0]["content"]
+        assert "onward" not in calm
+        if it.task in ("PN", "PS"):
+            lines = text.split("\n")
+            listing = next(line for line in lines if line.startswith("Step 2: "))
+            do_value = lines[lines.index(listing) - 1].rsplit("=", 1)[1].rstrip(">")  # Step 1's result
+            terms = dict(t.rsplit("=", 1) for t in listing[len("Step 2: "):].split("\t"))
+            assert len(terms) == 3 and do_value in terms.values()
+            formula = lines[lines.index(listing) + 1]
+            assert all(t in formula for t in terms)
+        else:
+            x = it.query["treatment"]
+            assert f"Edges from {x} onward: " in text.split("\n")[0]
