@@ -2,7 +2,8 @@
 
 Thin by design: each subcommand lives beside the library code it calls, in a module exposing
 ``register(subparsers)`` which adds its parser and sets ``func`` (called with the parsed args, returns
-an exit code). Modules are listed in ``_SUBCOMMAND_MODULES``; add one line to plug in a new command.
+an exit code). Commands are listed in :data:`whygym.cliargs.COMMANDS` (module, registrar, one-line help);
+add one line there to plug in a new command. Only the command run is imported.
 """
 
 from __future__ import annotations
@@ -17,39 +18,34 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 
-_SUBCOMMAND_MODULES = [
-    "whygym.tasks.cli",        # generate, dedup
-    "whygym.benchmarks.cli",   # audit
-    "whygym.eval.cli",         # eval
-    "whygym.train.cli",  # train
-    "whygym.demo",             # demo
-    "whygym.attribution.cli",  # attribute
-    "whygym.report.cli",  # report
-]
-
-
 # Defined in its own module so that ``python -m whygym.cli`` (which loads this file twice: as __main__
 # and as whygym.cli) still catches the UserError that subcommands raise.
 from whygym.errors import UserError  # noqa: E402
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The ``whygym`` parser. With ``argv``, only the named subcommand's module is imported (the others are
+    listed by their one-line help, :data:`whygym.cliargs.COMMANDS`), so ``whygym --help`` and
+    ``whygym CMD`` start without loading what other commands need; without it, every command is built."""
     from whygym import __version__
+    from whygym.cliargs import COMMANDS
 
     p = argparse.ArgumentParser(prog="whygym", description="Verifiable causal reasoning tasks, evaluation, "
                                 "post-training and causal attribution for language models.")
     p.add_argument("--version", action="version", version=f"whygym {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
-    for name in _SUBCOMMAND_MODULES:
-        mod = importlib.import_module(name)
-        mod.register(sub)
-        if hasattr(mod, "register_dedup"):
-            mod.register_dedup(sub)
+    wanted = None if argv is None else next((a for a in argv if not a.startswith("-")), "")
+    for name, cmd in COMMANDS.items():
+        if wanted is None or name == wanted:
+            getattr(importlib.import_module(cmd.module), cmd.registrar)(sub)
+        else:
+            sub.add_parser(name, help=cmd.help)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()

@@ -19,9 +19,36 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import Any, NamedTuple
 
-__all__ = ["deprecated_alias", "flag"]
+__all__ = ["COMMANDS", "Command", "deprecated_alias", "flag"]
+
+
+class Command(NamedTuple):
+    """A subcommand: the module whose ``registrar(subparsers)`` adds its parser, and its one-line help."""
+    module: str
+    registrar: str
+    help: str
+
+
+#: Every ``whygym`` subcommand, in the order ``whygym --help`` lists them. ``whygym CMD`` imports only
+#: CMD's module (the CLI starts without the engine, numpy or torch); the one-line help lives here so that
+#: the list can be printed without importing any of them.
+COMMANDS: dict[str, Command] = {
+    "generate": Command("whygym.tasks.cli", "register", "generate causal problems with exact answers"),
+    "dedup": Command("whygym.tasks.cli", "register_dedup",
+                     "report test items whose graph and question appear in a training set"),
+    "audit": Command("whygym.benchmarks.cli", "register",
+                     "re-derive benchmark gold answers exactly and report disagreements"),
+    "eval": Command("whygym.eval.cli", "register", "evaluate a model: results.json, samples.jsonl, a per-task table"),
+    "train": Command("whygym.train.cli", "register",
+                     "post-train a model: sft, dpo, kto, ppo, grpo, the recipe; export data for verl/OpenRLHF"),
+    "demo": Command("whygym.demo", "register", "run the main job end to end on the default model (about 35 "
+                                               "minutes on 2 CPU cores, estimated)"),
+    "attribute": Command("whygym.attribution.cli", "register",
+                         "causal attribution: do() on prompt components or on model layers"),
+    "report": Command("whygym.report.cli", "register", "a static HTML report (plots, tables, samples) of run folders"),
+}
 
 
 def flag(name: str) -> str:

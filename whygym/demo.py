@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from whygym.cliargs import COMMANDS
+
 # (test items per task, training minutes, attribution base items, max new tokens); the recipe writes whole
 # derivations, so its evaluation needs more tokens and its training more minutes
 PROFILES = {
@@ -38,8 +40,7 @@ ATTR_SEED = 5
 
 
 def register(sub) -> None:
-    p = sub.add_parser("demo", help="run the main job end to end on the default model (about 35 minutes on 2 CPU "
-                                    "cores, estimated)",
+    p = sub.add_parser("demo", help=COMMANDS["demo"].help,
                        description="Generate a held-out test set of the seven causal tasks, evaluate the default "
                                    "model, post-train it briefly, evaluate again, run the prompt-component "
                                    "attribution before and after, and write a report. Reruns resume.")

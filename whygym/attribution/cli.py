@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from whygym.cliargs import deprecated_alias
+from whygym.cliargs import COMMANDS, deprecated_alias
 from whygym.items import atomic_write_text
 
 __all__ = ["register", "run"]
@@ -286,7 +286,7 @@ def run(args) -> int:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("attribute", help="causal attribution: do() on prompt components or on model layers",
+    p = sub.add_parser("attribute", help=COMMANDS["attribute"].help,
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="default", help="'default', a checkpoint directory, any load_backend spec, "
                    "or scripted:COMPONENTS (a fake model that is right iff those components are visible)")

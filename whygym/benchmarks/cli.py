@@ -8,9 +8,11 @@ import sys
 import time
 from pathlib import Path
 
+from whygym.cliargs import COMMANDS
+
 
 def register(sub) -> None:
-    p = sub.add_parser("audit", help="re-derive benchmark gold answers exactly and report disagreements",
+    p = sub.add_parser("audit", help=COMMANDS["audit"].help,
                        description="Parse each item's graph and stated probabilities, compute the answer with the "
                                    "exact engine, and compare with the item's gold. Prints per-file agreement, each "
                                    "disagreement with the solver's derivation, and ends with 'agreement: K/N'.")

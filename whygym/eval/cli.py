@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 
+from whygym.cliargs import COMMANDS
 from whygym.eval._sources import SOURCE_HELP
 
 
@@ -16,7 +17,7 @@ def register(sub) -> None:
     from whygym.scoring import MODES
 
     p = sub.add_parser(
-        "eval", help="evaluate a model: results.json, samples.jsonl, a per-task table",
+        "eval", help=COMMANDS["eval"].help,
         description="Generate answers with a model (batched, cached in SQLite, resumable), score them and write "
                     "results.json and samples.jsonl. Rerunning the same command reuses every cached answer, "
                     "so a killed run resumes where it stopped.")

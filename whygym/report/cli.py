@@ -13,6 +13,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from whygym.cliargs import COMMANDS
+
 _DESCRIPTION = """\
 Write DIR/report.html, a static page (no server, no internet: open it from disk) with its PNG plots beside it:
 headline tables, accuracy per task before/after with 95% intervals, training curves (reward, loss,
@@ -33,7 +35,7 @@ _EXAMPLES = """examples:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("report", help="a static HTML report (plots, tables, samples) of run folders",
+    p = sub.add_parser("report", help=COMMANDS["report"].help,
                        description=_DESCRIPTION, epilog=_EXAMPLES,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="folders written by whygym eval / train / attribute")

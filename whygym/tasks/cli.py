@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+
+from whygym.cliargs import COMMANDS
 from whygym.items import to_hf_dataset, write_jsonl, write_parquet
 
 
@@ -26,7 +28,7 @@ def _node_range(s: str) -> tuple[int, int]:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("generate", help="generate causal problems with exact answers",
+    p = sub.add_parser("generate", help=COMMANDS["generate"].help,
                        description="Generate problems of the seven core causal tasks from random binary SCMs, "
                                    "in the CaLM/CauGym prompt format, with exact gold answers and derivations.")
     p.add_argument("--tasks", default="ATE,CDE,ETT,NDE,NIE,PN,PS",
@@ -107,7 +109,7 @@ def run(args) -> int:
 
 
 def register_dedup(sub) -> None:
-    p = sub.add_parser("dedup", help="report test items whose graph and question appear in a training set",
+    p = sub.add_parser("dedup", help=COMMANDS["dedup"].help,
                        description="Contamination check: items of TEST whose task, graph and question (variable "
                                    "names normalised away) also occur in TRAIN.")
     p.add_argument("train", metavar="TRAIN", help="training set: a file or registered benchmark name")

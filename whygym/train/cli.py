@@ -25,7 +25,7 @@ import sys
 import typing
 from pathlib import Path
 
-from whygym.cliargs import deprecated_alias, flag
+from whygym.cliargs import COMMANDS, deprecated_alias, flag
 from whygym.errors import UserError
 
 _EPILOG = ("Values are read as YAML scalars: --lora true, --tasks '[ATE, PN]', --reward-weights '{accuracy: 1}'. "
@@ -88,7 +88,7 @@ def register(sub) -> None:
     from whygym.train.config import METHOD_CONFIGS
     from whygym.train.export import ExportArgs
 
-    p = sub.add_parser("train", help="post-train a model: sft, dpo, kto, ppo, grpo, the recipe; export data for verl/OpenRLHF",
+    p = sub.add_parser("train", help=COMMANDS["train"].help,
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     tsub = p.add_subparsers(dest="method", metavar="METHOD", parser_class=_StrictParser)
     for method, cls in METHOD_CONFIGS.items():
