@@ -36,7 +36,7 @@ from typing import Any, Iterator
 
 from whygym.items import Item
 from whygym.benchmarks._io import BenchmarkFormatError, read_records, require
-from whygym.benchmarks.cladder import cladder_structure
+from whygym.benchmarks.cladder import cladder_meta, cladder_structure
 from whygym.benchmarks.parse import label_checks, parse_calm_record
 
 __all__ = ["load_calm", "calm_files", "calm_skipped", "calm_prompt", "parse_calm_filename", "CALM_REQUESTS"]
@@ -286,7 +286,9 @@ def iter_calm_file(path: str | os.PathLike, *, subset: str | None = None, benchm
             # disagreements listed (e.g. ETT Reasons whose last step contradicts the sign of PROB).
             meta.update(label_checks(item.reason, code, gold.get("prob"), gold.get("label")))
         if parse and kind == "B" and code in ("CORR", "EAE", "CR", "BAS", "CB") and isinstance(rec.get("meta"), dict):
-            # CLadder-derived sets keep CLadder's meta and reasoning: same structure as load_cladder
+            # CLadder-derived sets keep CLadder's meta and reasoning: same structure as load_cladder, and
+            # audited as CLadder items (the query type and its polarity from CLadder's meta)
+            meta.update(cladder_meta(rec["meta"]))
             item.graph, item.query, item.given, err = cladder_structure(rec)
             if err:
                 meta["parse_error"] = err

@@ -95,6 +95,17 @@ def _given(reasoning: dict[str, Any]) -> dict[str, float]:
     return out
 
 
+#: The keys of a CLadder record's ``meta`` that the auditor reads (query type, polarity, the story's graph).
+CLADDER_META_KEYS = ("query_type", "rung", "graph_id", "story_id", "model_id", "estimand", "formal_form",
+                     "groundtruth", "given_info", "treatment", "outcome", "polarity", "treated", "result",
+                     "baseline", "collider", "action", "bad_candidate_set")
+
+
+def cladder_meta(m: dict[str, Any]) -> dict[str, Any]:
+    """What an item's meta keeps of a CLadder ``meta`` object (also of CaLM's CLadder-derived sets)."""
+    return {k: m[k] for k in CLADDER_META_KEYS if k in m}
+
+
 def cladder_structure(rec: dict[str, Any]) -> tuple[dict, dict, dict, str | None]:
     """``(graph, query, given, problem)`` of a CLadder-format record (also CaLM's CLadder-derived sets)."""
     m = rec.get("meta") if isinstance(rec.get("meta"), dict) else {}
@@ -133,11 +144,7 @@ def load_cladder(path: str | os.PathLike, *, limit: int | None = None, benchmark
         qid = rec.get("question_id", n)
         meta = {"benchmark": benchmark, "subset": subset, "file": path.name, "path": str(path), "where": where,
                 "index": n, "language": "EN", "question_id": qid, "desc_id": rec.get("desc_id")}
-        for k in ("query_type", "rung", "graph_id", "story_id", "model_id", "estimand", "formal_form",
-                  "groundtruth", "given_info", "treatment", "outcome", "polarity", "treated", "result", "baseline",
-                  "collider"):
-            if k in m:
-                meta[k] = m[k]
+        meta.update(cladder_meta(m))
         reasoning = rec.get("reasoning") or {}
         graph, query, given, err = cladder_structure(rec)
         if err:

@@ -22,6 +22,11 @@ CLadder's yes/no semantics:
     "Is it more correct to use Method 1 than Method 2?": yes iff Method 1's set satisfies the back-door
     criterion for (X, Y) and Method 2's does not (polarity False: the other way round). The sets are
     ``meta.given_info`` (in the text's order); the graph is the item's, else its CLadder graph family.
+    Where both sets satisfy the criterion (or neither does), the graph does not rank them: a gold that
+    does is *assumption-dependent* (CLadder prefers the set its generator chose), never a label error.
+
+``det-counterfactual``
+    the deterministic SCM's Y under do(X=x) from the observed roots (:mod:`whygym.benchmarks.cladder_det`).
 
 ``ate``, ``ett``, ``nde``, ``nie`` are whygym's own tasks (:func:`whygym.benchmarks.audit._solve`).
 
@@ -35,6 +40,7 @@ model) gives the gold, never a label error.
 from __future__ import annotations
 
 import itertools
+import math
 from typing import Any, Callable
 
 from whygym.items import Item
@@ -55,7 +61,7 @@ CLADDER_GRAPHS: dict[str, list[tuple[str, str]]] = {
     "frontdoor": [("V1", "X"), ("X", "V3"), ("V3", "Y"), ("V1", "Y")],
 }
 #: The query types this module decides (the others: whygym's tasks or unsupported).
-CLADDER_QUERY_TYPES = ("marginal", "correlation", "exp_away", "collider_bias", "backadj")
+CLADDER_QUERY_TYPES = ("marginal", "correlation", "exp_away", "collider_bias", "backadj", "det-counterfactual")
 
 
 class _Missing(LookupError):
@@ -96,11 +102,15 @@ class _Stated:
 
 def _reach(f: Callable[[_Stated], float], given: dict[str, float], half: float) -> tuple[float, float, float, list]:
     """(value, low, high, used keys): f at the stated numbers and its range over the rounding box of the
-    numbers it uses (each +- ``half``, kept in [0, 1])."""
+    numbers it uses (each +- ``half``, kept in [0, 1]). Where f is undefined at the stated numbers (a
+    division by a stated 0%), value is the middle of its range over the box."""
     s = _Stated(given)
-    v = f(s)
+    try:
+        v = f(s)
+    except ZeroDivisionError:  # e.g. a stated P(X=1) of 0%: undefined here, defined over the rounding box
+        v = None
     used = sorted(s.used)
-    lo = hi = v
+    lo, hi = (v, v) if v is not None else (math.inf, -math.inf)
     if len(used) <= 10:
         for signs in itertools.product((-1, 1), repeat=len(used)):
             g = dict(s.given)
@@ -111,6 +121,10 @@ def _reach(f: Callable[[_Stated], float], given: dict[str, float], half: float) 
             except ZeroDivisionError:
                 continue
             lo, hi = min(lo, w), max(hi, w)
+    if v is None:
+        if lo > hi:
+            raise ZeroDivisionError("undefined at the stated numbers and over their rounding")
+        v = (lo + hi) / 2
     return v, lo, hi, used
 
 
@@ -137,6 +151,10 @@ def audit_cladder_query(item: Item, res) -> Any:
     qt = str(item.meta.get("query_type") or item.task)
     gold = str(item.gold.get("label"))
     polarity = item.meta.get("polarity")
+    if qt == "det-counterfactual":
+        from whygym.benchmarks.cladder_det import audit_det_counterfactual
+
+        return audit_det_counterfactual(item, res)
     if qt in ("collider_bias", "backadj"):
         dag, pos, known = _dag(item)
         if not known:
@@ -168,6 +186,13 @@ def audit_cladder_query(item: Item, res) -> Any:
         res.solved = label
         if label == gold:
             res.status = "agree"
+        elif qt == "backadj" and valid[0] == valid[1]:
+            # both sets (or neither) satisfy the back-door criterion: "more correct" is CLadder's preference
+            # for the set its generator chose over its "bad candidate", not something the graph decides
+            res.status, res.category = "disagree", "assumption-dependent"
+            res.note = (f"both sets {'satisfy' if valid[0] else 'fail'} the back-door criterion, so neither method "
+                        f"is more correct by the graph; the gold {gold!r} follows CLadder's choice of "
+                        f"{item.meta.get('groundtruth')!r} over the candidate {item.meta.get('bad_candidate_set')!r}")
         else:
             res.status, res.category = "disagree", "label error"
             res.note = f"the graph gives {label}: " + "; ".join(res.steps.values())

@@ -23,7 +23,7 @@ from whygym.scm.graph import DAG
 from whygym.scm.model import BinarySCM
 from whygym.scm.sampling import random_cpts
 
-__all__ = ["cladder_records", "GENERATED_QUERY_TYPES"]
+__all__ = ["cladder_records", "det_records", "GENERATED_QUERY_TYPES"]
 
 #: The query types generated here, with the graph families each is asked on.
 GENERATED_QUERY_TYPES: dict[str, tuple[str, ...]] = {
@@ -32,6 +32,8 @@ GENERATED_QUERY_TYPES: dict[str, tuple[str, ...]] = {
     "exp_away": ("collision",),
     "collider_bias": ("collision",),
     "backadj": ("chain", "confounding", "mediation", "diamond", "frontdoor", "arrowhead", "IV", "diamondcut"),
+    "det-counterfactual": ("chain", "fork", "mediation", "confounding", "diamond", "diamondcut", "IV", "arrowhead",
+                           "frontdoor"),
 }
 _NAMES = {"X": "treatment", "Y": "outcome", "V1": "background", "V2": "second factor", "V3": "third factor"}
 
@@ -142,6 +144,8 @@ def cladder_records(query_type: str, family: str, n: int, seed: int = 0) -> list
     """``n`` CLadder-format records of ``query_type`` on graph ``family`` (see the module docstring)."""
     if query_type not in GENERATED_QUERY_TYPES or family not in GENERATED_QUERY_TYPES[query_type]:
         raise ValueError(f"no generator for {query_type!r} on {family!r}; known: {GENERATED_QUERY_TYPES}")
+    if query_type == "det-counterfactual":
+        return det_records(family, n, seed)
     edges = CLADDER_GRAPHS[family]
     nodes = sorted({v for e in edges for v in e})
     pos = {v: i for i, v in enumerate(nodes)}
@@ -156,3 +160,122 @@ def cladder_records(query_type: str, family: str, n: int, seed: int = 0) -> list
         if rec:
             out.append(rec)
     return out
+
+
+# ---------------------------------------------------------------------------------- det-counterfactual
+#: Where CLadder's det-counterfactual sentences may negate a one-parent node ("X causes not V2"), per family.
+_DET_NEGATABLE = {"chain": ("V2", "Y"), "mediation": ("V2",), "confounding": ("X",), "diamond": ("V3",),
+                  "diamondcut": ("X",), "frontdoor": ("V3",)}
+
+
+def _word(rng: _random.Random, taken: set) -> str:
+    while True:
+        w = "".join(rng.choice(c) for c in ("bcdfghjklmnprstvwxz", "aeiou", "bcdfghjklmnprstvwxz", "aeiou"))
+        if w not in taken:
+            taken.add(w)
+            return w
+
+
+def _det_text(family: str, eq: dict, noun) -> str:
+    """The mechanism sentences of CLadder's det-counterfactual template for ``family``."""
+    def child(v):  # a one-parent node as its parent's effect: its 0-noun when negated
+        return noun(v, 0 if eq[v][1][0][1] else 1)
+
+    def rel(v):
+        return f" {eq[v][0]} ".join(noun(p, 1) for p, _ in eq[v][1])
+    t = {
+        "fork": lambda: f"We know that {rel('Y')} causes {noun('Y', 1)}.",
+        "mediation": lambda: f"We know that {noun('X', 1)} causes {child('V2')}. {rel('Y')} causes {noun('Y', 1)}.",
+        "confounding": lambda: f"We know that {noun('V1', 1)} causes {child('X')}. {rel('Y')} causes {noun('Y', 1)}.",
+        "diamond": lambda: (f"We know that {noun('X', 1)} causes {child('V2')} and {child('V3')}. {rel('Y')} causes "
+                            f"{noun('Y', 1)}."),
+        "diamondcut": lambda: (f"We know that {noun('V1', 1)} causes {child('X')} and {child('V3')}. {rel('Y')} causes "
+                               f"{noun('Y', 1)}."),
+        "chain": lambda: f"We know that {noun('X', 1)} causes {child('V2')}, and we know that {noun('V2', 1)} causes "
+                         f"{child('Y')}.",
+        "IV": lambda: f"We know that {rel('X')} causes {noun('X', 1)}. {rel('Y')} causes {noun('Y', 1)}.",
+        "arrowhead": lambda: f"We know that {rel('V3')} causes {noun('V3', 1)}. {rel('Y')} causes {noun('Y', 1)}.",
+        "frontdoor": lambda: (f"We know that {noun('V1', 1)} causes {noun('X', 1)}. {noun('X', 1)} causes "
+                              f"{child('V3')}. {rel('Y')} causes {noun('Y', 1)}."),
+    }
+    return t[family]()
+
+
+def _det_record(family: str, rng: _random.Random, k: int, misprint: bool) -> dict[str, Any]:
+    edges = CLADDER_GRAPHS[family]
+    nodes = sorted({v for e in edges for v in e})
+    parents = {v: [a for a, b in edges if b == v] for v in nodes}
+    eq: dict[str, tuple[str, list]] = {}
+    shared = rng.choice(("and", "or"))  # arrowhead: one operator for V3 and Y
+    for v in nodes:
+        ps = parents[v]
+        if len(ps) == 1:
+            eq[v] = ("id", [(ps[0], v in _DET_NEGATABLE.get(family, ()) and rng.random() < 0.5)])
+        elif ps:
+            eq[v] = (shared if family == "arrowhead" else rng.choice(("and", "or")), [(p, False) for p in ps])
+    taken: set = set()
+    words = {v: _word(rng, taken) for v in nodes}
+
+    def noun(v, val):
+        return words[v] if val else f"not {words[v]}"
+    roots = [v for v in nodes if not parents[v] and v != "X"]
+    evidence = {v: rng.randint(0, 1) for v in roots}
+    action, asked = rng.randint(0, 1), rng.randint(0, 1)
+    pos = {v: i for i, v in enumerate(nodes)}
+    dag = DAG(len(nodes), [(pos[a], pos[b]) for a, b in edges])
+    cpts = []
+    for i, v in enumerate(nodes):
+        pa = dag.parents[i]
+        if not pa:
+            cpts.append([0.5])
+            continue
+        op, terms = eq[v]
+        neg = dict(terms)
+        table = []
+        for idx in range(1 << len(pa)):
+            bits = [((idx >> j) & 1) ^ int(neg[nodes[q]]) for j, q in enumerate(pa)]
+            table.append(float(all(bits) if op == "and" else any(bits)))
+        cpts.append(table)
+    m = BinarySCM(dag, cpts)
+    p = m.counterfactual({pos["Y"]: asked}, {pos["X"]: action}, {pos[v]: e for v, e in evidence.items()})
+    yes = p > 0.5  # P(Y_{X=x} = y | observed roots) is 0 or 1
+
+    def show(v, op, terms):
+        return f"{v} = " + f" {op} ".join(("not " if n else "") + a for a, n in terms)
+    printed = dict(eq)
+    if misprint and family == "diamond":  # CLadder prints V3's equation through V2 (= X)
+        printed["V3"] = ("id", [("V2", eq["V3"][1][0][1])])
+    if misprint and family == "diamondcut":  # ... and moves X's negation onto V3, written through X
+        printed["X"] = ("id", [("V1", False)])
+        printed["V3"] = ("id", [("X", eq["X"][1][0][1])])
+    form = f"Y_{{X={action}}} = {asked} | " + ", ".join(f"{v}={e}" for v, e in evidence.items())
+    observed = " and ".join(f"an individual is {noun(v, e)}" for v, e in evidence.items())
+    text = _det_text(family, eq, noun) + (f" We observed {observed}." if observed else "")
+    question = (f"Would an individual is {noun('Y', asked)} if {noun('X', action)} instead of "
+                f"{noun('X', 1 - action)}?")
+    step4 = [f"{v} = {e}" for v, e in evidence.items()] + [show(v, *printed[v]) for v in nodes if v in printed]
+    meta = {"story_id": "whygym", "graph_id": family, "given_info": evidence, "formal_form": form, "treatment": "X",
+            "outcome": "Y", "action": action, "polarity": asked, "groundtruth": int(yes),
+            "query_type": "det-counterfactual", "rung": 3}
+    return {"question_id": k, "desc_id": f"whygym-{family}-det-counterfactual-{k}", "given_info": text,
+            "question": question, "answer": "yes" if yes else "no", "meta": meta,
+            "reasoning": {"step0": "Let " + "; ".join(f"{v} = {words[v]}" for v in nodes) + ".",
+                          "step1": ",".join(f"{a}->{b}" for a, b in edges), "step2": form,
+                          "step3": "Solve for Y, given the evidence and the action", "step4": "\n".join(step4),
+                          "end": str(int(yes))}}
+
+
+def det_records(family: str, n: int, seed: int = 0, misprint: bool = False) -> list[dict[str, Any]]:
+    """``n`` det-counterfactual records on ``family``: deterministic mechanisms (one parent: identity or
+    negation where CLadder's sentence can say "not"; several: and / or), every root but X observed, worded
+    with CLadder's sentence templates; the gold is the exact engine's counterfactual
+    ``P(Y_{X=x} = y | observed roots)`` of the model the text states (0 or 1). ``misprint`` writes
+    ``step4`` as CLadder's generator does for the diamond and diamond-cut families (an equation through a
+    node that is not the parent), so that only the text tells the mechanism.
+
+    >>> r = det_records("fork", 1, seed=3)[0]
+    >>> r["meta"]["query_type"], r["reasoning"]["step1"], r["answer"] in ("yes", "no")
+    ('det-counterfactual', 'X->Y,V2->Y', True)
+    """
+    rng = _random.Random(f"det-counterfactual|{family}|{seed}|{misprint}")
+    return [_det_record(family, rng, k, misprint) for k in range(n)]

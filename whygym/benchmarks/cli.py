@@ -46,7 +46,7 @@ def _twins_for(target: str, items, explicit: str | None):
 
 
 _SHOWN = {"rounding": "agree under rounding"}
-_ORDER = ("rounding", "label error", "not determined", "parse failure", "solver gap")
+_ORDER = ("rounding", "label error", "not determined", "assumption-dependent", "parse failure", "solver gap")
 
 
 def _order(kv):
