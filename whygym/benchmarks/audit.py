@@ -284,8 +284,15 @@ def _audit_cladder(item: Item, witnesses: bool = False) -> AuditResult:
     except ValueError as e:
         res.category, res.note = "parse failure", str(e)
         return res
-    d, why = _solve(p, item.given, decimals=2)
+    from whygym.benchmarks.cladder_audit import total_probability_closure
+
+    d, why = _solve(p, total_probability_closure(item.given), decimals=2)
     if d is None:
+        from whygym.benchmarks.cladder_effects import cladder_effect
+
+        v = cladder_effect(item, task)
+        if v is not None:
+            return _effect_verdict(item, res, task, v)
         # Not a label error: whygym's back-door and mediation derivations found no formula whose terms
         # are all stated. That proves nothing without two models that fit the numbers and disagree on the
         # sign (front-door items are determined by a formula whygym does not try): search for them.
@@ -306,8 +313,22 @@ def _audit_cladder(item: Item, witnesses: bool = False) -> AuditResult:
         return res
     res.solved, res.steps = fmt4(d.value), d.steps
     polarity = item.meta.get("polarity")
-    if polarity is None or round(d.value, 4) == 0:
-        res.note = "no polarity recorded or a zero effect: yes/no undetermined"
+    if polarity is None:
+        res.note = "no polarity recorded: yes/no undetermined"
+        return res
+    if round(d.value, 4) == 0:
+        # a zero from two-decimal numbers (P(Y|X=1) = P(Y|X=0) = 0.25): either sign lies within their rounding
+        gt = item.meta.get("groundtruth")
+        gt_pos = isinstance(gt, (int, float)) and (gt > 0 if task != "ETT" else gt < 0)
+        res.solved = f"open under rounding ({fmt4(d.value)})"
+        if isinstance(gt, (int, float)) and gt != 0 and ("yes" if gt_pos == bool(polarity) else "no") == \
+                item.gold.get("label"):
+            res.status, res.category = ROUNDED, "rounding"
+            res.note = (f"the two-decimal numbers give a zero effect, so either sign lies within their rounding; "
+                        f"CLadder's unrounded model ({gt:.4f}) gives its gold")
+        else:
+            res.status, res.category = "disagree", "rounding"
+            res.note = "the two-decimal numbers give a zero effect; the gold is not what the unrounded model gives"
         return res
     positive = d.value > 0 if task != "ETT" else d.value < 0
     label = "yes" if positive == bool(polarity) else "no"
@@ -322,6 +343,60 @@ def _audit_cladder(item: Item, witnesses: bool = False) -> AuditResult:
             res.note = f"the 2-decimal numbers give {fmt4(d.value)}, the unrounded model {gt:.4f}: the sign flips"
         else:
             res.category = "solver gap"
+    return res
+
+
+def _effect_verdict(item: Item, res: AuditResult, task: str, v) -> AuditResult:
+    """An ATE/ETT/NIE verdict of :func:`whygym.benchmarks.cladder_effects.cladder_effect` as an audit result:
+    the sign against the gold, with its rounding reach, the rule, and the category its rule allows."""
+    polarity = item.meta.get("polarity")
+    res.steps = {"rule": v.rule, "estimand": v.formula,
+                 "stated": ", ".join(f"{k}={item.given.get(k)}" for k in v.stated if k in item.given),
+                 "value": f"{v.value:.4f} (over the rounding of the stated numbers: [{v.low:.4f}, {v.high:.4f}])"}
+
+    def label_of(x: float) -> str:
+        positive = x > 0 if task != "ETT" else x < 0
+        return "yes" if positive == bool(polarity if polarity is not None else True) else "no"
+    gold = item.gold.get("label")
+    if v.open_by_weights:
+        res.solved = "open"
+        if v.witness is not None:
+            res.status, res.category = "unsolved", "not determined"
+            res.note = (f"the stated numbers leave the sign open ({v.formula}): two models that keep every stated "
+                        f"number give {task} {v.witness['answer_low']:.4f} and {v.witness['answer_high']:.4f} "
+                        "(built and checked with the exact engine)")
+            res.steps["witness"] = json.dumps(v.witness)
+        else:
+            res.status, res.category = "disagree", "solver gap"
+            res.note = f"the stated numbers seem to leave the sign open ({v.formula}); no witness was built"
+        return res
+    determined = v.low > 0 or v.high < 0
+    if v.assumption:
+        res.solved = f"{label_of(v.value)} ({v.value:.4f}, under an assumption)"
+        res.status, res.category = "disagree", "assumption-dependent"
+        agrees = "gives" if label_of(v.value) == gold else "does not give"
+        res.note = f"{v.formula}: {v.value:.4f}, which {agrees} the gold; {v.assumption}"
+        if not determined:
+            res.note += "; its sign is also open under the rounding of the stated numbers"
+        return res
+    if not determined:
+        res.solved = f"open under rounding ({v.value:.4f} in [{v.low:.4f}, {v.high:.4f}])"
+        gt = item.meta.get("groundtruth")
+        if isinstance(gt, (int, float)) and label_of(gt) == gold:
+            res.status, res.category = ROUNDED, "rounding"
+            res.note = f"the two-decimal numbers leave the sign open; CLadder's unrounded model ({gt:.4f}) gives its gold"
+        else:
+            res.status, res.category = "disagree", "rounding"
+            res.note = "the two-decimal numbers leave the sign open; the gold is not what the unrounded model gives"
+        return res
+    label = label_of(v.value)
+    res.solved = f"{label} ({v.value:.4f})"
+    if label == gold:
+        res.status = "agree"
+        res.note = f"{v.rule}: {v.formula}"
+    else:
+        res.status, res.category = "disagree", "label error"
+        res.note = f"{v.formula} lies in [{v.low:.4f}, {v.high:.4f}] over the rounding of the stated numbers, so the answer is {label}"
     return res
 
 

@@ -45,7 +45,7 @@ from typing import Any, Callable
 
 from whygym.items import Item
 
-__all__ = ["CLADDER_GRAPHS", "CLADDER_QUERY_TYPES", "audit_cladder_query"]
+__all__ = ["CLADDER_GRAPHS", "CLADDER_QUERY_TYPES", "audit_cladder_query", "total_probability_closure"]
 
 #: CLadder's graph families (node ids as CLadder writes them; V1 is unobserved in IV and front-door).
 CLADDER_GRAPHS: dict[str, list[tuple[str, str]]] = {
@@ -137,6 +137,60 @@ def _dag(item: Item):
     nodes = sorted({n for e in edges for n in e} | {"X", "Y"})
     pos = {n: i for i, n in enumerate(nodes)}
     return DAG(len(nodes), [(pos[a], pos[b]) for a, b in edges]), pos, bool(edges)
+
+
+def _parse_key(key: str) -> tuple[tuple, tuple] | None:
+    body = key.replace(" ", "")
+    if not (body.startswith("P(") and body.endswith(")")):
+        return None
+    ev, _, cond = body[2:-1].partition("|")
+    try:
+        e = tuple(sorted((a.split("=")[0], int(a.split("=")[1])) for a in ev.split(",") if a))
+        c = tuple(sorted((a.split("=")[0], int(a.split("=")[1])) for a in cond.split(",") if a))
+    except (IndexError, ValueError):
+        return None
+    return e, c
+
+
+def _key(event: tuple, cond: tuple) -> str:
+    e = ",".join(f"{k}={v}" for k, v in event)
+    return f"P({e}|{','.join(f'{k}={v}' for k, v in cond)})" if cond else f"P({e})"
+
+
+def total_probability_closure(given: dict[str, float], rounds: int = 2) -> dict[str, float]:
+    """The stated numbers and what total probability derives from them: P(e|c) = sum_v P(e|c,V=v) P(V=v|c)
+    where both P(e|c,V=v) and P(V=1|c) (or its complement) are stated. CLadder states P(Y|X,V3) and P(V3|X)
+    where a formula needs P(Y|X) (ETT on the diamond-cut graph).
+
+    >>> total_probability_closure({"P(Y=1|X=1,V=0)": 0.5, "P(Y=1|X=1,V=1)": 0.9, "P(V=1|X=1)": 0.25})["P(Y=1|X=1)"]
+    0.6
+    """
+    out = dict(given)
+    for _ in range(rounds):
+        parsed = {k: pk for k in out if (pk := _parse_key(k)) is not None}
+        table = {pk: out[k] for k, pk in parsed.items()}
+        added = {}
+        for (e, c), _v in table.items():
+            for var, val in c:
+                rest = tuple(x for x in c if x[0] != var)
+                other = tuple(sorted(rest + ((var, 1 - val),)))
+                if (e, other) not in table:
+                    continue
+                pv1 = table.get((((var, 1),), rest))
+                if pv1 is None and (((var, 0),), rest) in table:
+                    pv1 = 1.0 - table[(((var, 0),), rest)]
+                if pv1 is None:
+                    continue
+                k = _key(e, rest)
+                if k in out or k in added:
+                    continue
+                p1 = table[(e, tuple(sorted(rest + ((var, 1),))))]
+                p0 = table[(e, tuple(sorted(rest + ((var, 0),))))]
+                added[k] = round(p1 * pv1 + p0 * (1.0 - pv1), 12)
+        if not added:
+            break
+        out.update(added)
+    return out
 
 
 def _yes(positive: bool, polarity: Any) -> str:

@@ -42,7 +42,7 @@ def parse_equation(expr: str) -> tuple[str, list[tuple[str, bool]]]:
     if len(ops) > 1:
         raise ValueError(f"mixed and/or in {expr!r}")
     op = ops.pop() if ops else "id"
-    terms, i = [], 0
+    terms = []
     for part in " ".join(toks).split(f" {op} ") if op != "id" else [" ".join(toks)]:
         w = part.split()
         neg = False
@@ -51,7 +51,6 @@ def parse_equation(expr: str) -> tuple[str, list[tuple[str, bool]]]:
         if len(w) != 1 or not re.fullmatch(r"[A-Za-z]\w*", w[0]):
             raise ValueError(f"cannot read {part!r} in {expr!r}")
         terms.append((w[0], neg))
-        i += 1
     if op == "id" and len(terms) != 1:
         raise ValueError(f"cannot read {expr!r}")
     return op, terms
