@@ -162,17 +162,20 @@ def _value(p: Problem, given: dict[str, float], decimals: int, round_do: bool = 
     return None
 
 
-def _rounding_reach(p: Problem, given: dict[str, float], decimals: int) -> tuple[float, float] | None:
+def _rounding_reach(p: Problem, given: dict[str, float], decimals: int,
+                    scale: dict[str, float] | None = None) -> tuple[float, float] | None:
     """``(value, reach)``: the derivation from the stated numbers (no intermediate rounding) and how far
     it can move when every stated number moves within its rounding interval (half a unit of its last
-    decimal), i.e. what unrounded values behind the stated ones could give.
+    decimal), i.e. what unrounded values behind the stated ones could give. ``scale`` widens that
+    interval per number (a term derived from stated ones moves further than each of them).
 
     The reach is the larger of (a) the sum, over the stated numbers, of the larger of the two one-sided
     changes (exact to first order) and (b) the change at the two corners of the box those changes point
     to (where products of changes add up, e.g. in the PN/PS ratios) or, for a PN/PS bound clamped at 0
     or 1, at every corner; plus a margin for the remaining products of two changes (2.5e-9 each at four
     decimals)."""
-    half = 0.5 * 10.0 ** -decimals
+    half0 = 0.5 * 10.0 ** -decimals
+    scale = scale or {}
     read: set = set()
     base = _value(p, given, decimals, round_do=False, read=read)
     if base is None:
@@ -182,6 +185,7 @@ def _rounding_reach(p: Problem, given: dict[str, float], decimals: int) -> tuple
     for k, v in given.items():
         if parse_term_key(k, p.ids).key not in read:  # a number the derivation does not read
             continue
+        half = half0 * scale.get(k, 1.0)
         hi = _value(p, {**given, k: v + half}, decimals, round_do=False)
         lo = _value(p, {**given, k: v - half}, decimals, round_do=False)
         if hi is None or lo is None:
@@ -194,18 +198,19 @@ def _rounding_reach(p: Problem, given: dict[str, float], decimals: int) -> tuple
         # bring it inside: try every corner (a seeded sample of 512 beyond ten numbers).
         keys = [k for k in given if parse_term_key(k, p.ids).key in read]
         if len(keys) <= 10:
-            signs = itertools.product((-half, half), repeat=len(keys))
+            signs = itertools.product((-1, 1), repeat=len(keys))
         else:
             rng = random.Random(0)
-            signs = ([rng.choice((-half, half)) for _ in keys] for _ in range(512))
-        corners += [dict(zip(keys, s)) for s in signs]
+            signs = ([rng.choice((-1, 1)) for _ in keys] for _ in range(512))
+        corners += [{k: sg * half0 * scale.get(k, 1.0) for k, sg in zip(keys, s)} for s in signs]
     for moves in corners:
         c = _value(p, {k: v + moves.get(k, 0.0) for k, v in given.items()}, decimals, round_do=False)
         if c is None:
             return None
         reach = max(reach, abs(c - base))
     n = sum(1 for m in up.values() if m)
-    return base, reach + n * n * half * half * 4 + 1e-9
+    big = half0 * max([1.0, *scale.values()])
+    return base, reach + n * n * big * big * 4 + 1e-9
 
 
 def _reader(solved: float | None, gold: dict[str, Any]) -> dict[str, bool] | None:
@@ -286,7 +291,9 @@ def _audit_cladder(item: Item, witnesses: bool = False) -> AuditResult:
         return res
     from whygym.benchmarks.cladder_audit import total_probability_closure
 
-    d, why = _solve(p, total_probability_closure(item.given), decimals=2)
+    depth: dict[str, int] = {}
+    closed = total_probability_closure(item.given, depths=depth)
+    d, why = _solve(p, closed, decimals=2)
     if d is None:
         from whygym.benchmarks.cladder_effects import cladder_effect
 
@@ -333,16 +340,30 @@ def _audit_cladder(item: Item, witnesses: bool = False) -> AuditResult:
     positive = d.value > 0 if task != "ETT" else d.value < 0
     label = "yes" if positive == bool(polarity) else "no"
     res.solved = f"{label} ({fmt4(d.value)})"
+    gt = item.meta.get("groundtruth")
+    reach = _rounding_reach(p, closed, 2, scale={k: 1.0 + dp for k, dp in depth.items()})
+    if reach is not None and abs(reach[0]) <= reach[1]:
+        # the sign flips within the rounding of the stated numbers: CLadder's unrounded model decides
+        res.solved = f"open under rounding ({fmt4(d.value)}, at most {reach[1]:.4f} away)"
+        gt_pos = isinstance(gt, (int, float)) and (gt > 0 if task != "ETT" else gt < 0)
+        if isinstance(gt, (int, float)) and gt != 0 and ("yes" if gt_pos == bool(polarity) else "no") == \
+                item.gold.get("label"):
+            res.status, res.category = ROUNDED, "rounding"
+            res.note = (f"the 2-decimal numbers give {fmt4(d.value)}, and over their rounding either sign; CLadder's "
+                        f"unrounded model ({gt:.4f}) gives its gold")
+        else:
+            res.status, res.category = "disagree", "rounding"
+            res.note = "the two-decimal numbers leave the sign open; the gold is not what the unrounded model gives"
+        return res
     if label == item.gold.get("label"):
         res.status = "agree"
+    elif reach is not None:
+        res.status, res.category = "disagree", "label error"
+        res.note = (f"the stated numbers give {task} {reach[0]:.4f}, and at most {reach[1]:.4f} away over their "
+                    f"rounding: the answer is {label}")
     else:
-        res.status = "disagree"
-        gt = item.meta.get("groundtruth")
-        if isinstance(gt, (int, float)) and (gt > 0) != (d.value > 0) and abs(d.value) < 0.05:
-            res.status, res.category = ROUNDED, "rounding"
-            res.note = f"the 2-decimal numbers give {fmt4(d.value)}, the unrounded model {gt:.4f}: the sign flips"
-        else:
-            res.category = "solver gap"
+        res.status, res.category = "disagree", "solver gap"
+        res.note = "the rounding reach of the stated numbers could not be computed"
     return res
 
 

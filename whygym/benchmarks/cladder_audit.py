@@ -157,16 +157,20 @@ def _key(event: tuple, cond: tuple) -> str:
     return f"P({e}|{','.join(f'{k}={v}' for k, v in cond)})" if cond else f"P({e})"
 
 
-def total_probability_closure(given: dict[str, float], rounds: int = 2) -> dict[str, float]:
+def total_probability_closure(given: dict[str, float], rounds: int = 2,
+                              depths: dict[str, int] | None = None) -> dict[str, float]:
     """The stated numbers and what total probability derives from them: P(e|c) = sum_v P(e|c,V=v) P(V=v|c)
     where both P(e|c,V=v) and P(V=1|c) (or its complement) are stated. CLadder states P(Y|X,V3) and P(V3|X)
     where a formula needs P(Y|X) (ETT on the diamond-cut graph).
+
+    ``depths`` (filled when given) records, per derived key, how many derivation rounds it took: a term
+    derived in round d can move (d + 1) times as far as a stated number over the numbers' rounding.
 
     >>> total_probability_closure({"P(Y=1|X=1,V=0)": 0.5, "P(Y=1|X=1,V=1)": 0.9, "P(V=1|X=1)": 0.25})["P(Y=1|X=1)"]
     0.6
     """
     out = dict(given)
-    for _ in range(rounds):
+    for _ in range(rounds):  # noqa: B007 (the round number is the depth)
         parsed = {k: pk for k in out if (pk := _parse_key(k)) is not None}
         table = {pk: out[k] for k, pk in parsed.items()}
         added = {}
@@ -189,6 +193,9 @@ def total_probability_closure(given: dict[str, float], rounds: int = 2) -> dict[
                 added[k] = round(p1 * pv1 + p0 * (1.0 - pv1), 12)
         if not added:
             break
+        if depths is not None:
+            for k in added:
+                depths[k] = _ + 1
         out.update(added)
     return out
 

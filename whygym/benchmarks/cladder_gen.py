@@ -32,6 +32,10 @@ GENERATED_QUERY_TYPES: dict[str, tuple[str, ...]] = {
     "exp_away": ("collision",),
     "collider_bias": ("collision",),
     "backadj": ("chain", "confounding", "mediation", "diamond", "frontdoor", "arrowhead", "IV", "diamondcut"),
+    "ate": ("chain", "fork", "mediation", "confounding", "diamond", "diamondcut", "IV", "arrowhead", "frontdoor"),
+    "ett": ("fork", "confounding", "diamondcut", "frontdoor", "mediation"),
+    "nde": ("mediation", "arrowhead"),
+    "nie": ("mediation", "arrowhead", "frontdoor"),
     "det-counterfactual": ("chain", "fork", "mediation", "confounding", "diamond", "diamondcut", "IV", "arrowhead",
                            "frontdoor"),
 }
@@ -140,6 +144,73 @@ def _record(qt: str, family: str, m: BinarySCM, pos: dict[str, int], rng: _rando
             "reasoning": reasoning or None}
 
 
+# -------------------------------------------------------------------------------- ate / ett / nde / nie
+def _effect_terms(family: str, qt: str) -> list[tuple[str, tuple[str, ...]]]:
+    """What a CLadder item of this graph states for an effect query: (event, conditions) pairs."""
+    def y_given(*vs):
+        return [("Y=1", tuple(f"{v}={b}" for v, b in zip(vs, bits))) for bits in
+                ((0, 0), (0, 1), (1, 0), (1, 1))[:4 if len(vs) == 2 else 0]] if len(vs) == 2 else \
+            [("Y=1", (f"{vs[0]}={b}",)) for b in (0, 1)]
+    if family == "frontdoor":
+        t = [("V3=1", (f"X={x}",)) for x in (0, 1)] + y_given("X", "V3")
+        return t + ([] if qt == "ett" else [("X=1", ())])
+    if family == "IV":
+        return y_given("V2") + [("X=1", (f"V2={z}",)) for z in (0, 1)]
+    if family == "confounding":
+        return y_given("V1", "X") + [("V1=1", ())]
+    if family == "diamondcut":
+        return y_given("X", "V3") + ([("V3=1", (f"X={x}",)) for x in (0, 1)] if qt == "ett" else [("V1=1", ()),
+                                      *[("V3=1", (f"V1={v}",)) for v in (0, 1)]])
+    if family == "arrowhead" and qt in ("nde", "nie"):
+        return y_given("X", "V3") + [("V3=1", (f"X={x}", f"V2={k}")) for x in (0, 1) for k in (0, 1)] + [("V2=1", ())]
+    if family == "mediation" and qt != "ate":
+        return y_given("X", "V2") + [("V2=1", (f"X={x}",)) for x in (0, 1)]
+    return y_given("X")  # X has no parents (chain, fork, mediation, diamond, arrowhead ATE): P(y|do(x)) = P(y|x)
+
+
+def _exact_effect(qt: str, m: BinarySCM, X: int, Y: int) -> float:
+    if qt == "ate":
+        return m.p_do({Y: 1}, {X: 1}) - m.p_do({Y: 1}, {X: 0})
+    if qt == "ett":  # E[Y_1 - Y_0 | X=1]
+        return m.prob({Y: 1}, {X: 1}) - m.counterfactual({Y: 1}, {X: 0}, {X: 1})
+    base = m.nested_mean(Y, 1, X, 0, 0)
+    return (m.nested_mean(Y, 1, X, 1, 0) if qt == "nde" else m.nested_mean(Y, 1, X, 0, 1)) - base
+
+
+def _effect_record(qt: str, family: str, m: BinarySCM, pos: dict[str, int], rng: _random.Random,
+                   k: int) -> dict[str, Any]:
+    """An effect question as CLadder words it: the numbers its graph's estimand uses (two decimals), the
+    yes/no from the exact quantity's sign (CLadder's ETT asks whether Y would be *more* likely had the
+    treated been untreated: yes when E[Y_1 - Y_0 | X=1] < 0 for polarity True)."""
+    X, Y = pos["X"], pos["Y"]
+    truth = _exact_effect(qt, m, X, Y)
+    if abs(truth) < 1e-9:
+        return {}
+    polarity = rng.random() < 0.5
+    positive = truth > 0 if qt != "ett" else truth < 0
+    label = positive == polarity
+    step4 = []
+    for event, cond in _effect_terms(family, qt):
+        ev = {pos[a.split("=")[0]]: int(a.split("=")[1]) for a in (event,)}
+        cd = {pos[a.split("=")[0]]: int(a.split("=")[1]) for a in cond}
+        step4.append(_line(event, ", ".join(cond), m.prob(ev, cd or None)))
+    meta = {"query_type": qt, "graph_id": family, "polarity": polarity, "treatment": "X", "outcome": "Y",
+            "rung": 2 if qt == "ate" else 3, "groundtruth": truth}
+    question = {"ate": f"Will treatment {'increase' if polarity else 'decrease'} the chance of the outcome?",
+                "ett": f"For the treated, would it have been {'more' if polarity else 'less'} likely to see the "
+                       "outcome without treatment?",
+                "nde": f"If we disregard the mediation effect, would treatment {'positively' if polarity else 'negatively'}"
+                       " affect the outcome?",
+                "nie": f"Does treatment {'positively' if polarity else 'negatively'} affect the outcome through the "
+                       "mediator?"}[qt]
+    present = sorted({n for e in CLADDER_GRAPHS[family] for n in e})
+    return {"question_id": k, "desc_id": f"whygym-{family}-{qt}-{k}", "given_info": "; ".join(step4) + ".",
+            "question": question, "answer": "yes" if label else "no", "meta": meta,
+            "reasoning": {"step0": "Let " + "; ".join(f"{n} = {_NAMES[n]}" for n in present) + ".",
+                          "step1": ",".join(f"{a}->{b}" for a, b in CLADDER_GRAPHS[family]),
+                          "step4": "\n".join(step4)}}
+
+
 def cladder_records(query_type: str, family: str, n: int, seed: int = 0) -> list[dict[str, Any]]:
     """``n`` CLadder-format records of ``query_type`` on graph ``family`` (see the module docstring)."""
     if query_type not in GENERATED_QUERY_TYPES or family not in GENERATED_QUERY_TYPES[query_type]:
@@ -155,7 +226,8 @@ def cladder_records(query_type: str, family: str, n: int, seed: int = 0) -> list
     k = 0
     while len(out) < n and k < 20 * n + 20:
         m = BinarySCM(dag, random_cpts(dag, rng, 0.05, 0.95))
-        rec = _record(query_type, family, m, pos, rng, k)
+        rec = (_effect_record if query_type in ("ate", "ett", "nde", "nie") else _record)(query_type, family, m, pos,
+                                                                                           rng, k)
         k += 1
         if rec:
             out.append(rec)
