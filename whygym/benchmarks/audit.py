@@ -446,6 +446,10 @@ def audit_item(item: Item, structure_from: Item | None = None, witnesses: bool =
     res.gold = LACK if gold.get("label") == LACK else (fmt4(gold["prob"]) if "prob" in gold else str(gold.get("label")))
     if "query_type" in item.meta or item.task in _CLADDER:  # a CLadder-format item
         return _audit_cladder(item, witnesses)
+    if item.task.split("_")[0] in ("AR-B", "CA-B", "CEI-B"):  # graph questions: the stated graph decides them
+        from whygym.benchmarks.calm_graph import audit_graph_question
+
+        return audit_graph_question(item, res)
     if item.task not in PROB_TASKS:
         res.note = f"task {item.task} is not one of the seven probability tasks"
         return res
