@@ -206,3 +206,35 @@ def test_a_chinese_value_word_may_end_like_a_separator():
     """"温和" ends with 和 ("and"): only a separator before the next pair is cut off."""
     assert _pairs_from_words("甲乙为温和且丙丁为高", "甲乙|丙丁", "cn") == [("甲乙", "温和", None), ("丙丁", "高", None)]
     assert _pairs_from_words("甲乙为高且丙丁为温和", "甲乙|丙丁", "cn") == [("甲乙", "高", None), ("丙丁", "温和", None)]
+
+
+@pytest.mark.parametrize("lang", ["en", "cn"])
+def test_yes_no_natural_sets_are_audited_by_their_conclusion(tmp_path, lang):
+    """CaLM's *-B natural files ask the effect tasks as yes/no: the derivation's conclusion is compared with
+    the label; a flipped label is a label error unless the effect lies in CaLM's band around 0."""
+    rng = random.Random(f"natural|{lang}")
+    yesno = [it for it in ITEMS if it.gold.get("label") in ("yes", "no")]
+    assert len(yesno) >= 50
+    for flip in (False, True):
+        for task in {it.task for it in yesno}:
+            recs = []
+            for it in (i for i in yesno if i.task == task):
+                r = calm_record(it, reword(it, lang, rng), lang, "no math", rng)
+                lab = it.gold["label"] if not flip else {"yes": "no", "no": "yes"}[it.gold["label"]]
+                recs.append({**r, "gt_answer": lab.capitalize()})
+            f = tmp_path / f"{task}-B_{task}-natural_{lang.upper()}.json"
+            f.write_text("".join(json.dumps({"index": i + 1, **r}, ensure_ascii=False) + "\n"
+                                 for i, r in enumerate(recs)), encoding="utf-8")
+        items = load_calm(tmp_path)
+        res = audit_items(items)
+        by_id = {it.id: it for it in items}
+        for r in res:
+            value = abs(float(r.solved.split("(")[1].rstrip(")"))) if "(" in (r.solved or "") else None
+            if not flip:
+                assert r.status == "agree", (r.item_id, r.note)
+            elif value is not None and value < 0.001 and by_id[r.item_id].gold["label"] == "no":
+                assert r.status == "agree"  # CaLM's "~=0 so the answer is No"
+            else:
+                assert r.category == "label error", (r.item_id, r.status, r.note)
+        for f in tmp_path.glob("*.json"):
+            f.unlink()

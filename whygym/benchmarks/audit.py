@@ -162,6 +162,11 @@ def _value(p: Problem, given: dict[str, float], decimals: int, round_do: bool = 
     return None
 
 
+#: CaLM's yes/no items answer No for an effect its Reason writes "~=0": every |value| < 0.001 in the
+#: published Reasons (0.0008~=0, 0.0010>0).
+CALM_ZERO_BAND = 0.001
+
+
 def _rounding_reach(p: Problem, given: dict[str, float], decimals: int,
                     scale: dict[str, float] | None = None) -> tuple[float, float] | None:
     """``(value, reach)``: the derivation from the stated numbers (no intermediate rounding) and how far
@@ -515,6 +520,27 @@ def audit_item(item: Item, structure_from: Item | None = None, witnesses: bool =
         res.note = "gold is LACK_CONDITION but the stated numbers determine the answer"
         return res
     if "prob" not in gold:
+        if d.label is not None and gold.get("label") in ("yes", "no"):
+            # a yes/no item of a probability task (CaLM's *-B natural sets): the derivation's conclusion
+            res.solved = f"{d.label} ({fmt4(d.value)})"
+            reach = None if d.structural_zero else _rounding_reach(p, given, decimals)
+            if reach is not None and abs(reach[0]) <= reach[1] and round(d.value, 4) != 0:
+                res.status, res.category = ROUNDED if gold["label"] != d.label else "agree", \
+                    "rounding" if gold["label"] != d.label else None
+                res.note = (f"the stated numbers give {fmt4(d.value)}, within {reach[1]:.1e} of 0 over their rounding"
+                            if gold["label"] != d.label else res.note)
+            elif gold["label"] == d.label:
+                res.status = "agree"
+            elif gold["label"] == "no" and abs(d.value) < CALM_ZERO_BAND:
+                res.status = "agree"
+                res.note = (f"{fmt4(d.value)} is within CaLM's band around 0 (its Reasons write |value| < 0.001 as "
+                            "'~=0 so the answer is No')")
+            else:
+                res.status, res.category = "disagree", "label error"
+                res.note = (f"the stated numbers give {d.value:.4f}, so the answer is {d.label}"
+                            + (f" (the item's own Reason says {item.meta['reason_label']})"
+                               if item.meta.get("reason_label") else ""))
+            return res
         res.note = "gold has no number to compare"
         return res
     g = float(gold["prob"])
