@@ -37,7 +37,7 @@ from whygym.train.data import ERROR_TYPES, engine_of, rejected_derivation, rende
 V = importlib.import_module("whygym.scoring.verify")  # the attribute `verify` of the package is the function
 TASKS = ("ATE", "CDE", "ETT", "NDE", "NIE", "PN", "PS")
 YESNO = ("ATE", "CDE", "ETT", "NDE", "NIE")
-STYLES = ("calm", "spelled", "calculator", "named", "worded")
+STYLES = ("calm", "spelled", "calculator", "named", "worded", "traced")
 EXPECTED = {"wrong_adjustment_set": "adjustment_set", "sign_flip": "estimand", "wrong_formula": "estimand",
             "arithmetic_slip": "arithmetic"}
 
@@ -89,7 +89,7 @@ def test_rejected_derivation_gets_its_category(items, task, error):
         applied += 1
         for style in STYLES:
             # the calculator recomputes every value, so a slipped digit survives only in the final answer
-            calc = style in ("calculator", "named", "worded")
+            calc = style in ("calculator", "named", "worded", "traced")
             want = "rounding" if (error == "arithmetic_slip" and calc) else EXPECTED[error]
             v = verify(_render(got[0], got[1], style, it), it)
             assert v.category == want, (it.id, style, [s for s in v.steps if not s.ok])
@@ -366,7 +366,7 @@ def test_named_derivation_has_the_letter_derivations_verdict(items, task):
             if got is None:
                 continue
             letters = verify(render_target(got[0], got[1], "calculator"), it)
-            for style in ("named", "worded"):
+            for style in ("named", "worded", "traced"):
                 named = verify(_render(got[0], got[1], style, it), it)
                 assert named.category == letters.category and named.verified_prefix == letters.verified_prefix
         if not it.meta.get("structural_zero") and task in YESNO:

@@ -266,12 +266,15 @@ def test_reach_listing_is_the_graph_search(case):
 
 
 def test_calculator_targets_trace_edges_and_list_bound_terms():
-    """The calculator styles trace the treatment's edges before every path check and list a bound's terms
-    with their numbers (the number of its do-term the one Step 1 computed); the CaLM style does neither."""
+    """The traced style traces the treatment's edges before every path check; the calculator styles list a
+    bound's terms with their numbers (the number of its do-term the one Step 1 computed); the CaLM style
+    does neither."""
     for it in generate(TASKS, n=6, seed=5):
         text = data.sft_rows([it], "calculator")[0]["completion"][0]["content"]
         calm = data.sft_rows([it], "calm")[0]["completion"][0]["content"]
-        assert "onward" not in calm
+        traced = data.sft_rows([it], "traced")[0]["completion"][0]["content"]
+        assert "onward" not in calm and "onward" not in text
+        assert traced.splitlines()[-1] == it.answer
         if it.task in ("PN", "PS"):
             lines = text.split("\n")
             listing = next(line for line in lines if line.startswith("Step 2: "))
@@ -281,5 +284,5 @@ def test_calculator_targets_trace_edges_and_list_bound_terms():
             formula = lines[lines.index(listing) + 1]
             assert all(t in formula for t in terms)
         else:
-            x = it.query["treatment"]
-            assert f"Edges from {x} onward: " in text.split("\n")[0]
+            x = it.graph["names"][it.query["treatment"]]
+            assert f"Edges from {x} onward: " in traced.split("\n")[0]

@@ -40,7 +40,7 @@ from whygym.tasks.generate import GenConfig, generate, sample_item
 from whygym.tasks.spec import get_task
 from whygym.train.spelled import spell_steps
 
-__all__ = ["DERIVATION_STYLES", "ERROR_TYPES", "DataReport", "train_items", "heldout_items", "render_target",
+__all__ = ["CALCULATOR_STYLES", "DERIVATION_STYLES", "ERROR_TYPES", "DataReport", "train_items", "heldout_items", "render_target",
            "rejected_derivation", "sft_rows", "dpo_rows", "kto_rows", "rl_rows", "chat_prompt", "engine_of",
            "read_policy_samples", "suite_items", "lack_target"]
 
@@ -49,9 +49,13 @@ __all__ = ["DERIVATION_STYLES", "ERROR_TYPES", "DataReport", "train_items", "hel
 #: name from the prompt (``P(wnse=1|do(ujmz=1))``, not ``P(D=1|do(F=1))``: the letters are the engine's,
 #: and a model cannot know which letter is which variable); worded: named, with each value written by the
 #: word the prompt uses (``P(wnse=high|do(ujmz=low))``, not ``=1``/``=0``: the prompt states every number
-#: in words, so the lookup of a number is a copy of the prompt's phrase, not a translation); answer: the
-#: answer JSON alone.
-DERIVATION_STYLES = ("calm", "spelled", "calculator", "named", "worded", "answer")
+#: in words, so the lookup of a number is a copy of the prompt's phrase, not a translation); traced: worded,
+#: with the treatment's edges traced before the path check (``Edges from X onward: ...``,
+#: :func:`with_reach`); answer: the answer JSON alone. The calculator styles list a bound's terms with their
+#: numbers before its formula (:func:`bound_lookup`).
+DERIVATION_STYLES = ("calm", "spelled", "calculator", "named", "worded", "traced", "answer")
+#: The styles whose computations are calculator calls.
+CALCULATOR_STYLES = ("calculator", "named", "worded", "traced")
 ERROR_TYPES = ("wrong_adjustment_set", "sign_flip", "wrong_formula", "arithmetic_slip")
 #: The estimand a confused solver computes instead (wrong_formula); PN/PS swap upper and lower bound.
 _CONFUSED_WITH = {"ATE": "ETT", "ETT": "ATE", "CDE": "ATE", "NDE": "NIE", "NIE": "NDE"}
@@ -201,8 +205,8 @@ def render_target(steps: Mapping[str, str] | Sequence[str], answer: str, style: 
     """Reasoning text, then the answer JSON alone on the last line. ``names`` (letter -> variable name,
     :attr:`Item.graph` ``["names"]``) is what the ``named`` and ``worded`` styles write in place of the
     letters; ``values`` (letter -> (word for 0, word for 1), :func:`whygym.items.value_words`) what the
-    ``worded`` style writes in place of 0 and 1. ``edges`` (the item's graph, pairs of letters) lets the
-    calculator styles trace the treatment's directed edges before the path check (:func:`with_reach`).
+    ``worded`` style writes in place of 0 and 1. ``edges`` (the item's graph, pairs of letters) is what the
+    ``traced`` style lists before the path check (:func:`with_reach`).
 
     >>> print(render_target({"Step 1": "ATE=P(B=1|A=1)-P(B=1|A=0)=0.5-0.25=0.25"}, '{"PROB": "0.2500"}',
     ...                     "worded", names={"A": "rain", "B": "soil moisture"}, values={"A": ("light", "heavy"),
@@ -227,17 +231,19 @@ def render_target(steps: Mapping[str, str] | Sequence[str], answer: str, style: 
         names, texts = [f"Step {i + 1}" for i in range(len(steps))], [str(s) for s in steps]
     if style == "spelled":
         texts = spell_steps(texts, decimals)
-    elif style in ("calculator", "named", "worded"):
+    elif style in CALCULATOR_STYLES:
         texts = [calculator_step(bound_lookup(t), decimals) for t in texts]
-        if edges and texts:
+        if style == "traced" and texts:
+            if not edges:
+                raise ValueError("the traced derivation style needs the item's graph edges")
             texts[0] = with_reach(texts[0], edges)
-        if style == "worded":
+        if style in ("worded", "traced"):
             words = dict(values or {})
             if not words:
                 raise ValueError("the worded derivation style needs the variables' value words (the item's "
                                  "graph values)")
             texts = [with_value_words(t, words) for t in texts]
-        if style in ("named", "worded"):
+        if style in ("named", "worded", "traced"):
             if not variables:
                 raise ValueError(f"the {style} derivation style needs the variables' names (the item's graph names)")
             texts = [with_names(t, variables) for t in texts]

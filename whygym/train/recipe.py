@@ -62,7 +62,8 @@ class RecipeArgs:
     suite_mix: dict = _f({}, "robustness suites mixed into the second SFT stage's items, {suite: share of "
                              "n_train per task} (e.g. {rephrased: 0.1, insufficient: 0.1})")
     derivation: str = _f("worded", "SFT target style: 'worded' (calculator calls, variables by their names and "
-                                   "values by their words from the prompt), 'named' (names, values 0/1) or "
+                                   "values by their words from the prompt), 'traced' (worded, the treatment's "
+                                   "edges listed before the path check), 'named' (names, values 0/1) or "
                                    "'calculator' (calculator calls, the engine's node letters and 0/1)")
     sft_lr: float = _f(1e-4, "SFT learning rate")
     sft_batch_size: int = _f(4, "SFT rows per step")
@@ -84,9 +85,11 @@ class RecipeArgs:
             raise UserError(f"minutes must be > 0, got {self.minutes}")
         if not 0 < self.sft_share <= 1:
             raise UserError(f"sft_share must be in (0, 1], got {self.sft_share}")
-        if self.derivation not in ("worded", "named", "calculator"):
-            raise UserError(f"derivation must be 'worded', 'named' or 'calculator' (the tool is used at decoding), "
-                            f"got {self.derivation!r}")
+        from whygym.train.data import CALCULATOR_STYLES
+
+        if self.derivation not in CALCULATOR_STYLES:
+            raise UserError(f"derivation must be one of {', '.join(CALCULATOR_STYLES)} (the tool is used at "
+                            f"decoding), got {self.derivation!r}")
         if self.rl_minutes < 0:
             raise UserError(f"rl_minutes must be >= 0, got {self.rl_minutes}")
         from whygym.train.config import check_suite_mix
