@@ -328,38 +328,13 @@ def _audit_cladder(item: Item, witnesses: bool = False) -> AuditResult:
     if polarity is None:
         res.note = "no polarity recorded: yes/no undetermined"
         return res
-    if round(d.value, 4) == 0:
-        # a zero from two-decimal numbers (P(Y|X=1) = P(Y|X=0) = 0.25): either sign lies within their rounding
-        gt = item.meta.get("groundtruth")
-        gt_pos = isinstance(gt, (int, float)) and (gt > 0 if task != "ETT" else gt < 0)
-        res.solved = f"open under rounding ({fmt4(d.value)})"
-        if isinstance(gt, (int, float)) and gt != 0 and ("yes" if gt_pos == bool(polarity) else "no") == \
-                item.gold.get("label"):
-            res.status, res.category = ROUNDED, "rounding"
-            res.note = (f"the two-decimal numbers give a zero effect, so either sign lies within their rounding; "
-                        f"CLadder's unrounded model ({gt:.4f}) gives its gold")
-        else:
-            res.status, res.category = "disagree", "rounding"
-            res.note = "the two-decimal numbers give a zero effect; the gold is not what the unrounded model gives"
-        return res
-    positive = d.value > 0 if task != "ETT" else d.value < 0
-    label = "yes" if positive == bool(polarity) else "no"
+    label = _effect_label(task, d.value, polarity)
     res.solved = f"{label} ({fmt4(d.value)})"
-    gt = item.meta.get("groundtruth")
     reach = _rounding_reach(p, closed, 2, scale={k: 1.0 + dp for k, dp in depth.items()})
-    if reach is not None and abs(reach[0]) <= reach[1]:
-        # the sign flips within the rounding of the stated numbers: CLadder's unrounded model decides
-        res.solved = f"open under rounding ({fmt4(d.value)}, at most {reach[1]:.4f} away)"
-        gt_pos = isinstance(gt, (int, float)) and (gt > 0 if task != "ETT" else gt < 0)
-        if isinstance(gt, (int, float)) and gt != 0 and ("yes" if gt_pos == bool(polarity) else "no") == \
-                item.gold.get("label"):
-            res.status, res.category = ROUNDED, "rounding"
-            res.note = (f"the 2-decimal numbers give {fmt4(d.value)}, and over their rounding either sign; CLadder's "
-                        f"unrounded model ({gt:.4f}) gives its gold")
-        else:
-            res.status, res.category = "disagree", "rounding"
-            res.note = "the two-decimal numbers leave the sign open; the gold is not what the unrounded model gives"
-        return res
+    # a zero from two-decimal numbers (P(Y|X=1) = P(Y|X=0) = 0.25), or a sign that flips within their
+    # rounding: CLadder's unrounded model decides
+    if round(d.value, 4) == 0 or (reach is not None and abs(reach[0]) <= reach[1]):
+        return _open_under_rounding(item, res, task, fmt4(d.value) + (f", at most {reach[1]:.4f} away" if reach else ""))
     if label == item.gold.get("label"):
         res.status = "agree"
     elif reach is not None:
@@ -372,6 +347,28 @@ def _audit_cladder(item: Item, witnesses: bool = False) -> AuditResult:
     return res
 
 
+def _effect_label(task: str, value: float, polarity) -> str:
+    """CLadder's yes/no for an effect's sign: yes when it is positive for polarity True, reversed for ETT
+    (its question imagines the untreated world for the treated)."""
+    positive = value > 0 if task != "ETT" else value < 0
+    return "yes" if positive == bool(polarity if polarity is not None else True) else "no"
+
+
+def _open_under_rounding(item: Item, res: AuditResult, task: str, shown: str) -> AuditResult:
+    """An effect whose sign the two-decimal numbers leave open: agree under rounding when CLadder's
+    unrounded model (``meta.groundtruth``) gives the gold."""
+    gt = item.meta.get("groundtruth")
+    res.solved = f"open under rounding ({shown})"
+    if isinstance(gt, (int, float)) and gt != 0 and _effect_label(task, gt, item.meta.get("polarity")) == \
+            item.gold.get("label"):
+        res.status, res.category = ROUNDED, "rounding"
+        res.note = f"the two-decimal numbers leave the sign open; CLadder's unrounded model ({gt:.4f}) gives its gold"
+    else:
+        res.status, res.category = "disagree", "rounding"
+        res.note = "the two-decimal numbers leave the sign open; the gold is not what the unrounded model gives"
+    return res
+
+
 def _effect_verdict(item: Item, res: AuditResult, task: str, v) -> AuditResult:
     """An ATE/ETT/NIE verdict of :func:`whygym.benchmarks.cladder_effects.cladder_effect` as an audit result:
     the sign against the gold, with its rounding reach, the rule, and the category its rule allows."""
@@ -381,8 +378,7 @@ def _effect_verdict(item: Item, res: AuditResult, task: str, v) -> AuditResult:
                  "value": f"{v.value:.4f} (over the rounding of the stated numbers: [{v.low:.4f}, {v.high:.4f}])"}
 
     def label_of(x: float) -> str:
-        positive = x > 0 if task != "ETT" else x < 0
-        return "yes" if positive == bool(polarity if polarity is not None else True) else "no"
+        return _effect_label(task, x, polarity)
     gold = item.gold.get("label")
     if v.open_by_weights:
         res.solved = "open"
@@ -406,15 +402,7 @@ def _effect_verdict(item: Item, res: AuditResult, task: str, v) -> AuditResult:
             res.note += "; its sign is also open under the rounding of the stated numbers"
         return res
     if not determined:
-        res.solved = f"open under rounding ({v.value:.4f} in [{v.low:.4f}, {v.high:.4f}])"
-        gt = item.meta.get("groundtruth")
-        if isinstance(gt, (int, float)) and label_of(gt) == gold:
-            res.status, res.category = ROUNDED, "rounding"
-            res.note = f"the two-decimal numbers leave the sign open; CLadder's unrounded model ({gt:.4f}) gives its gold"
-        else:
-            res.status, res.category = "disagree", "rounding"
-            res.note = "the two-decimal numbers leave the sign open; the gold is not what the unrounded model gives"
-        return res
+        return _open_under_rounding(item, res, task, f"{v.value:.4f} in [{v.low:.4f}, {v.high:.4f}]")
     label = label_of(v.value)
     res.solved = f"{label} ({v.value:.4f})"
     if label == gold:
