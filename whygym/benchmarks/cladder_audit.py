@@ -170,7 +170,7 @@ def total_probability_closure(given: dict[str, float], rounds: int = 2,
     0.6
     """
     out = dict(given)
-    for _ in range(rounds):  # noqa: B007 (the round number is the depth)
+    for depth in range(1, rounds + 1):
         parsed = {k: pk for k in out if (pk := _parse_key(k)) is not None}
         table = {pk: out[k] for k, pk in parsed.items()}
         added = {}
@@ -195,7 +195,7 @@ def total_probability_closure(given: dict[str, float], rounds: int = 2,
             break
         if depths is not None:
             for k in added:
-                depths[k] = _ + 1
+                depths[k] = depth
         out.update(added)
     return out
 

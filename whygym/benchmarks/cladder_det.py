@@ -146,8 +146,8 @@ def _clauses(prompt: str) -> list[tuple[str, str]]:
     return out
 
 
-def _reread(node: str, parent: str, item: Item, action: int) -> tuple[str, list] | None:
-    """``node``'s equation from the sentence naming ``parent`` as the cause of two effects, one of them X
+def _reread(parent: str, item: Item, action: int) -> tuple[str, list] | None:
+    """The misprinted node's equation from the sentence naming ``parent`` as the cause of two effects, one of them X
     (CLadder's "V1 causes [not] X and V3"): ``node = [not] parent``; None where the text does not say."""
     nouns = _x_nouns(item.prompt, action)
     if not nouns:
@@ -205,7 +205,7 @@ def audit_det_counterfactual(item: Item, res) -> Any:
             inner = eqs.get(v)
             if inner and inner[0] == "id" and inner[1][0][0] in ps:
                 composed = "id", [(inner[1][0][0], neg ^ inner[1][0][1])]
-        read = _reread(node, next(iter(ps)), item, action) if len(ps) == 1 else None
+        read = _reread(next(iter(ps)), item, action) if len(ps) == 1 else None
         if composed is None and read is None:
             res.category = "parse failure"
             res.note = (f"step4's equation {shown!r} uses {sorted(ins - ps)}, not a parent of {node} in the graph "
