@@ -25,11 +25,8 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -39,32 +36,6 @@ def answer_key(text: str):
 
     a = extract(text).final
     return None if a is None else (a.label, a.prob)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(gguf: str, threads: int, n_ctx: int, log_path: str):
-    port = _free_port()
-    log = open(log_path, "w")
-    proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", gguf,
-                             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", str(n_ctx),
-                             "--n_threads", str(threads)], stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}/v1"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            break
-        try:
-            with urllib.request.urlopen(base + "/models", timeout=2):
-                return proc, base
-        except OSError:
-            time.sleep(0.5)
-    proc.kill()
-    sys.exit(f"bench/backends.py: the llama.cpp server did not start; see {log_path}")
 
 
 def run(be, prompts: list[str], max_new_tokens: int, chunk: int) -> tuple[float, list]:
@@ -115,15 +86,16 @@ def main() -> int:
     del be
     import tempfile
 
-    proc, base = start_server(gguf, args.threads, args.n_ctx, os.path.join(tempfile.gettempdir(),
-                                                                           "whygym-bench-backends-server.log"))
+    from whygym.models.llamacpp_server import ServerStartError, llamacpp_server
+
+    log = os.path.join(tempfile.gettempdir(), "whygym-bench-backends-server.log")
     try:
-        for c in args.concurrency:
-            be = load_backend(f"openai:smollm2@{base}?concurrency={c}&timeout=600&extra.repeat_penalty=1")
-            results[f"server c{c}"] = run(be, prompts, args.max_new_tokens, len(prompts))
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        with llamacpp_server(gguf, threads=args.threads, n_ctx=args.n_ctx, log_path=log) as base:
+            for c in args.concurrency:
+                be = load_backend(f"openai:smollm2@{base}?concurrency={c}&timeout=600&extra.repeat_penalty=1")
+                results[f"server c{c}"] = run(be, prompts, args.max_new_tokens, len(prompts))
+    except ServerStartError as e:
+        sys.exit(f"bench/backends.py: {e}")
 
     ref = [answer_key(g.text) for g in results["transformers"][1]]
     local = [answer_key(g.text) for g in results["llama.cpp"][1]]

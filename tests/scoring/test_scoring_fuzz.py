@@ -49,7 +49,7 @@ def test_extract_never_raises(text):
 @FAST
 @given(completions, golds, tasks)
 def test_score_outcomes_and_mode_relations(text, gold, task):
-    res = {m: score(text, gold, task, mode=m) for m in MODES}
+    res = {m: score(text, gold, mode=m) for m in MODES}
     for o in res.values():
         assert o.outcome in OUTCOMES
         assert o.label_correct in (None, True, False)
@@ -85,7 +85,7 @@ def test_canonical_answer_round_trip(p, task, as_percent):
     val = f"{p * 100:.2f}%" if as_percent else f"{p:.4f}"
     text = json.dumps({"ANSWER": "Yes" if p > 0 else "No", "PROB": val})
     gold = {"prob": p, "label": "yes" if p > 0 else "no"}
-    o = score(text, gold, task)
+    o = score(text, gold)
     assert o.outcome == "correct" and o.label_correct
     assert accuracy_reward([text], gold=[gold], task=[task]) == [1.0]
     assert closeness_reward([text], gold=[gold], task=[task]) == [1.0]

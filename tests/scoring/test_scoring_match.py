@@ -12,7 +12,7 @@ G = {"prob": 0.38470000000000004, "label": "yes"}
 
 
 def outcomes(text, gold, task=None):
-    return {m: score(text, gold, task, mode=m).outcome for m in MODES}
+    return {m: score(text, gold, mode=m).outcome for m in MODES}
 
 
 def test_basic_correct_all_modes():
@@ -158,7 +158,7 @@ def test_caugym_reference_answers_score_correct():
         if "ANSWER" in ans:
             gold["label"] = ans["ANSWER"]
         for m in MODES:
-            o = score(it["answer"], gold, it["Type"], mode=m)
+            o = score(it["answer"], gold, mode=m)
             assert o.outcome == "correct", (it["answer"], m)
         if "ANSWER" in ans:
             assert score(it["answer"], gold).label_correct
@@ -169,7 +169,7 @@ def test_caugym_reference_answers_score_correct():
 
 def test_score_all():
     from whygym.scoring import score_all
-    outs = score_all(['{"PROB": "0.5"}', "LACK_CONDITION"], [{"prob": 0.5}, "LACK_CONDITION"], ["PN", "PN"], "calm")
+    outs = score_all(['{"PROB": "0.5"}', "LACK_CONDITION"], [{"prob": 0.5}, "LACK_CONDITION"], "calm")
     assert [o.outcome for o in outs] == ["correct", "correct"] and outs[0].mode == "calm"
     with pytest.raises(ValueError):
         score_all(["a"], [])
@@ -183,7 +183,7 @@ def test_generated_items_canonical_answers_are_correct():
     from whygym.scoring import closeness_score, format_score
     for it in generate(n=2, seed=3):
         for m in MODES:
-            assert score(it.answer, it.gold, it.task, mode=m).outcome == "correct", (it.task, it.answer, it.gold)
-        assert score(it.answer, it.gold, it.task).label_correct in (None, True)
+            assert score(it.answer, it.gold, mode=m).outcome == "correct", (it.task, it.answer, it.gold)
+        assert score(it.answer, it.gold).label_correct in (None, True)
         assert format_score(it.answer, it.task) == 1.0
         assert closeness_score(it.answer, it.gold, it.task) == 1.0

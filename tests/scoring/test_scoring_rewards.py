@@ -36,7 +36,7 @@ def test_accuracy_reward_is_the_strict_scorer():
     texts = ['{"ANSWER": "Yes", "PROB": "0.3847"}', '{"PROB": "0.38474"}', '{"PROB": "0.3849"}',
              '<think>{"PROB": "0.3847"}</think>', "LACK_CONDITION", "", '{"PROB": "38.47%"}']
     r = accuracy_reward(texts, gold=[ETT] * len(texts), task=["ETT"] * len(texts))
-    assert r == [1.0 if score(t, ETT, "ETT", mode="strict").correct else 0.0 for t in texts]
+    assert r == [1.0 if score(t, ETT, mode="strict").correct else 0.0 for t in texts]
     assert r == [1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 1.0]
 
 
@@ -45,7 +45,7 @@ def test_closeness_is_one_iff_strict_correct():
     for p in [-0.0843, -0.08434, -0.08425, -0.0842, -0.0844, -0.09, 0.0843, 0.5, -1.0, 0.0]:
         t = json.dumps({"ANSWER": "No", "PROB": f"{p}"})
         c = closeness_score(t, gold, "ATE")
-        assert (c == 1.0) == score(t, gold, "ATE").correct, (p, c)
+        assert (c == 1.0) == score(t, gold).correct, (p, c)
         assert 0.0 <= c <= 1.0
 
 

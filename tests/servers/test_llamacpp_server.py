@@ -12,13 +12,11 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections import Counter
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -36,12 +34,6 @@ SAME = "extra.repeat_penalty=1"
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _gguf() -> Path:
     from whygym.models.resolve import default_gguf_path
 
@@ -52,33 +44,14 @@ def _gguf() -> Path:
 def server(tmp_path_factory):
     if importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("uvicorn") is None:
         pytest.fail("llama-cpp-python[server] is not installed: `make test-servers` installs it")
-    port = _free_port()
+    from whygym.models.llamacpp_server import ServerStartError, llamacpp_server
+
     log = tmp_path_factory.mktemp("server") / "server.log"
-    with open(log, "w") as fh:
-        proc = subprocess.Popen([sys.executable, "-m", "llama_cpp.server", "--model", str(_gguf()),
-                                 "--host", "127.0.0.1", "--port", str(port),
-                                 "--n_ctx", "2048", "--n_threads", "2"],
-                                stdout=fh, stderr=subprocess.STDOUT, env=ENV)
-    base = f"http://127.0.0.1:{port}/v1"
     try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(base + "/models", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.time() > deadline:
-                pytest.fail("llama.cpp server did not come up:\n" + log.read_text()[-3000:])
-            time.sleep(0.5)
-        yield base, port
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        with llamacpp_server(_gguf(), threads=2, n_ctx=2048, log_path=log, env=ENV) as base:
+            yield base, urlsplit(base).port
+    except ServerStartError as e:
+        pytest.fail(str(e))
 
 
 def _eval(model: str, out: Path, *extra: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -143,7 +116,9 @@ def test_faults_end_in_one_line(server, tmp_path):
     msg = _one_line_error(_eval(f"openai:smollm2@http://127.0.0.1:{port}/v2", tmp_path / "wrong", check=False))
     assert "404" in msg or "base_url" in msg, msg
     # nobody listening
-    dead = _free_port()
+    from whygym.models.llamacpp_server import free_port
+
+    dead = free_port()
     msg = _one_line_error(_eval(f"openai:smollm2@http://127.0.0.1:{dead}/v1?timeout=5", tmp_path / "down",
                                 check=False))
     assert str(dead) in msg, msg

@@ -32,7 +32,7 @@ def test_sft_target_ends_with_gold_answer(items, style):
         text = row["completion"][0]["content"]
         assert row["completion"][0]["role"] == "assistant"
         assert text.splitlines()[-1] == it.answer
-        assert score(text, it.gold, it.task).correct
+        assert score(text, it.gold).correct
         assert json.loads(row["gold"]) == it.gold and row["task"] == it.task
 
 
@@ -65,8 +65,8 @@ def test_dpo_rejected_is_wrong_and_labelled(items):
         it = by_id[r["id"]]
         chosen, rejected = r["chosen"][0]["content"], r["rejected"][0]["content"]
         assert chosen != rejected
-        assert score(chosen, it.gold, it.task).outcome == "correct"
-        assert score(rejected, it.gold, it.task).outcome == "wrong"
+        assert score(chosen, it.gold).outcome == "correct"
+        assert score(rejected, it.gold).outcome == "wrong"
         assert r["error_type"] in data.ERROR_TYPES
     assert set(rep.error_types) == set(data.ERROR_TYPES), rep.error_types  # every kind occurs on 56 items
 
@@ -81,7 +81,7 @@ def test_each_error_type_scores_wrong(items, error):
         made += 1
         steps, answer = got
         text = data.render_target(steps, answer)
-        assert score(text, it.gold, it.task).outcome == "wrong"
+        assert score(text, it.gold).outcome == "wrong"
         assert steps != it.reason
     assert made >= 3
 
@@ -107,7 +107,7 @@ def test_kto_ratio_honoured(items, ratio):
     by_id = {it.id: it for it in items}
     for r in rows:
         want = "correct" if r["label"] else "wrong"
-        assert score(r["completion"][0]["content"], by_id[r["id"]].gold, r["task"]).outcome == want
+        assert score(r["completion"][0]["content"], by_id[r["id"]].gold).outcome == want
 
 
 def test_rl_rows_carry_gold_and_task(items):
@@ -154,7 +154,7 @@ def test_calculator_style_agrees_with_the_tool_and_the_gold():
     for it in items:
         text = sft_rows([it], style="calculator")[0]["completion"][0]["content"]
         assert fill_calls(text) == text, text
-        assert score(text, it.gold, it.task).outcome == "correct", text
+        assert score(text, it.gold).outcome == "correct", text
         assert text.startswith("Step 1: ")
         if not it.meta.get("structural_zero") and it.gold.get("prob"):
             assert "<<" in text and ">>" in text, text
@@ -168,13 +168,13 @@ def test_calculator_style_agrees_with_the_tool_and_the_gold():
         from whygym.items import with_letters
 
         named = sft_rows([it], style="named")[0]["completion"][0]["content"]
-        assert fill_calls(named) == named and score(named, it.gold, it.task).outcome == "correct"
+        assert fill_calls(named) == named and score(named, it.gold).outcome == "correct"
         assert with_letters(named, it.graph["names"]) == text and named != text
         # the worded style is the named text with each value's word in place of its 0/1
         from whygym.items import value_words, with_value_numbers
 
         worded = sft_rows([it], style="worded")[0]["completion"][0]["content"]
-        assert fill_calls(worded) == worded and score(worded, it.gold, it.task).outcome == "correct"
+        assert fill_calls(worded) == worded and score(worded, it.gold).outcome == "correct"
         assert with_value_numbers(worded, it.graph["names"], value_words(it.graph)) == named
 
 
@@ -200,7 +200,7 @@ def test_suite_mix_rows_are_right_answers():
         if it.id not in by_id:  # dropped for held-out overlap
             continue
         text = by_id[it.id]["completion"][0]["content"]
-        assert score(text, it.gold, it.task).outcome == "correct", (it.id, text)
+        assert score(text, it.gold).outcome == "correct", (it.id, text)
         if it.gold.get("label") == "LACK_CONDITION":
             lack += 1
             steps, answer = lack_target(it)

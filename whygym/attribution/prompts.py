@@ -179,7 +179,7 @@ def evaluate_arms(arm_items: dict[tuple[int, ...], list[Item]], design: Design, 
                 for arm in arms:
                     its = arm_items[arm]
                     gens = cb.generate([it.prompt for it in its], max_new_tokens=max_new_tokens)
-                    outs = [score(g[0].text, it.gold, it.task) for g, it in zip(gens, its)]
+                    outs = [score(g[0].text, it.gold) for g, it in zip(gens, its)]
                     metrics["correct"][labels[arm]] = np.array([float(o.correct) for o in outs])
                     metrics["label"][labels[arm]] = np.array([_label_flag(o) for o in outs])
                     metrics["parsed"][labels[arm]] = np.array([float(o.parsed) for o in outs])

@@ -383,7 +383,7 @@ def run_eval(cfg: EvalConfig, *, backend: Any = None, argv: Sequence[str] | None
             seen.add(it.id)
             for i, g in enumerate(by_prompt[it.prompt]):
                 try:
-                    o = score(g.text, it.gold, it.task, cfg.match)
+                    o = score(g.text, it.gold, cfg.match)
                 except ValueError as e:
                     raise UserError(f"--benchmark {spec!r}: item {it.id!r} has no usable gold ({e})") from None
                 records.append({

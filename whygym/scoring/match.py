@@ -191,14 +191,13 @@ def labels_match(pred: str | None, gold: str | None) -> bool:
     return a is not None and b is not None and a.casefold() == b.casefold()
 
 
-def score(text: Any, gold: Any, task: str | None = None, mode: str = "strict") -> Outcome:
+def score(text: Any, gold: Any, mode: str = "strict") -> Outcome:
     """Score one model output against its gold.
 
     Parameters
     ----------
     text : the model output (string, conversational message list, ...) or an :class:`Extraction`.
     gold : the item's gold, see :func:`normalize_gold`.
-    task : the task name; accepted for a uniform signature (the rule depends on the gold only).
     mode : ``"strict"`` (default), ``"caugym"`` or ``"calm"``.
 
     Returns
@@ -263,15 +262,13 @@ def score(text: Any, gold: Any, task: str | None = None, mode: str = "strict") -
 
 
 
-def score_all(texts: Sequence[Any], golds: Sequence[Any], tasks: Sequence[str | None] | None = None,
-              mode: str = "strict") -> list[Outcome]:
-    """:func:`score` over parallel sequences (``tasks`` optional).
+def score_all(texts: Sequence[Any], golds: Sequence[Any], mode: str = "strict") -> list[Outcome]:
+    """:func:`score` over parallel sequences.
 
     >>> [o.outcome for o in score_all(['{"PROB": "0.5"}', "?"], [{"prob": 0.5}, {"prob": 0.5}])]
     ['correct', 'unparsed']
     """
     texts, golds = list(texts), list(golds)
-    tasks = [None] * len(texts) if tasks is None else list(tasks)
-    if not len(texts) == len(golds) == len(tasks):
-        raise ValueError(f"lengths differ: {len(texts)} texts, {len(golds)} golds, {len(tasks)} tasks")
-    return [score(t, g, k, mode) for t, g, k in zip(texts, golds, tasks)]
+    if len(texts) != len(golds):
+        raise ValueError(f"lengths differ: {len(texts)} texts, {len(golds)} golds")
+    return [score(t, g, mode) for t, g in zip(texts, golds)]

@@ -25,7 +25,7 @@ Rewards
     (A model can collect full format credit by always answering ``LACK_CONDITION``; pair this reward
     with an accuracy-based one.)
 :func:`accuracy_reward`
-    ``1.0`` iff ``score(completion, gold, task, mode="strict").correct`` else ``0.0``: it calls the
+    ``1.0`` iff ``score(completion, gold, mode="strict").correct`` else ``0.0``: it calls the
     very scorer used for evaluation.
 :func:`closeness_reward` (graded, built by :func:`make_closeness_reward`)
     For a gold with ``prob`` ``g`` and a final ``PROB`` ``p``, with ``e = |p - g|``::
@@ -177,7 +177,7 @@ def closeness_score(text: Any, gold: Any, task: str | None = None, scale: float 
     ex = text if isinstance(text, Extraction) else extract(text)
     gp, gl = g.get("prob"), g.get("label")
     if gp is None:  # label-only gold: all or nothing, as the strict scorer
-        return 1.0 if score(ex, g, task, mode="strict").correct else 0.0
+        return 1.0 if score(ex, g, mode="strict").correct else 0.0
     f = ex.final
     if f is None or f.is_lack:
         return 0.0
@@ -246,7 +246,7 @@ def accuracy_reward(completions: Sequence[Any], **columns: Any) -> list[float | 
     [1.0, 0.0, None]
     """
     return _per_row(completions, columns, "accuracy_reward",
-                    lambda c, gd, t: 1.0 if score(c, gd, t, mode="strict").correct else 0.0)
+                    lambda c, gd, t: 1.0 if score(c, gd, mode="strict").correct else 0.0)
 
 
 def _per_row(completions: Sequence[Any], columns: dict, name: str, fn) -> list[float | None]:

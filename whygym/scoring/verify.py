@@ -1137,7 +1137,7 @@ def _verify(text: Any, item: Item) -> Verdict:
     an = _analyse(text)
     ex = extract(text)
     try:
-        outcome = score(ex, item.gold, item.task)
+        outcome = score(ex, item.gold)
     except (ValueError, TypeError):
         outcome = None
     final = ex.final

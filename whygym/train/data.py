@@ -502,7 +502,7 @@ def sft_rows(items: Iterable[Item], style: str = "calm", report: DataReport | No
 def _is_wrong(text: str, item: Item) -> bool:
     from whygym.scoring import score
 
-    return score(text, item.gold, item.task).outcome == "wrong"
+    return score(text, item.gold).outcome == "wrong"
 
 
 def _pick_rejected(item: Item, errors: Sequence[str], rng: _random.Random, style: str,
