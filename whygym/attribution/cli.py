@@ -105,14 +105,8 @@ def _backend(args, arm_items=None):
             raise UserError("--model scripted:... works for prompt attribution only")
         needs = [c for c in args.model.split(":", 1)[1].split(",") if c and c != "none"]
         return scripted_backend([it for its in arm_items.values() for it in its], needs)
-    try:
-        from whygym.eval import EvalConfig, build_backend
-    except ImportError:  # the harness is optional here: build the backend directly
-        from whygym.models import load_backend
+    from whygym.eval import EvalConfig, build_backend
 
-        local = not args.model.startswith(("mock:", "openai:", "gguf:"))
-        kw = {"batch_size": args.batch_size, "bf16": args.bf16} if local else {}
-        return load_backend(args.model, **kw)
     return build_backend(EvalConfig(model=args.model, benchmarks=["-"], out=".", batch_size=args.batch_size,
                                     bf16=args.bf16))
 

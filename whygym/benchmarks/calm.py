@@ -34,7 +34,7 @@ import re
 from pathlib import Path
 from typing import Any, Iterator
 
-from whygym.items import Item
+from whygym.items import PROB_TASKS, Item
 from whygym.benchmarks._io import BenchmarkFormatError, read_records, require
 from whygym.benchmarks.cladder import cladder_meta, cladder_structure
 from whygym.benchmarks.parse import label_checks, parse_calm_record
@@ -59,7 +59,7 @@ _RUNG_DIRS = {"association": 1, "intervention": 2, "counterfactual": 3, "causal_
 # Rung of each task code; causal discovery sits below the ladder in CaLM (rung 0 here).
 _RUNG = {"CORR": 1, "EAE": 1, "AR": 0, "CA": 0, "ECI": 0, "PCD": 0, "AC": 3, "CEG": 3, "CR": 3, "ETT": 3,
          "NDE": 3, "NIE": 3, "PN": 3, "PS": 3, "ATE": 2, "BAS": 2, "CEI": 2, "CB": 2, "CDE": 2, "FAS": 2, "IV": 2}
-_PROB_CODES = {"ATE", "CDE", "ETT", "NDE", "NIE", "PN", "PS"}
+_PROB_CODES = frozenset(PROB_TASKS)
 _CN_OPTS = ["选项一", "选项二", "选项三", "选项四"]
 
 

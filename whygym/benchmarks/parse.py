@@ -50,7 +50,7 @@ from whygym.benchmarks.reading.lexicon import DEFAULT_ONE_WORDS, DEFAULT_ZERO_WO
 from whygym.benchmarks.reading.questions import parse_question
 from whygym.benchmarks.reading.statements import (MATH_STATEMENT, canonical_key, pairs_from_math, parse_math,
                                                   parse_worded_statements)
-from whygym.items import PROB_TASKS
+from whygym.items import PROB_TASKS, YESNO_PROB_TASKS
 
 __all__ = ["ParsedItem", "default_word_agreement", "reason_label", "label_checks", "parse_calm_record", "parse_prompt",
            "parse_math", "parse_names", "parse_letter_graph",
@@ -210,7 +210,7 @@ def label_checks(reason: dict[str, str], task: str, prob: float | None, label: s
     rl = reason_label(reason)
     if rl:
         out["reason_label"] = rl
-    if prob is not None and task in ("ATE", "CDE", "ETT", "NDE", "NIE"):
+    if prob is not None and task in YESNO_PROB_TASKS:
         out["sign_label"] = "yes" if prob > 0 else "no"
     seen = {k: v for k, v in (("gold", label), ("reason", rl), ("sign", out.get("sign_label"))) if v}
     if len(set(seen.values())) > 1:
