@@ -140,3 +140,23 @@ def test_renamed_ppo_settings_still_work(tmp_path, capsys):
     assert a.field__save_steps == "5" and a.field__logging_steps == "2"
     assert "--save-every is deprecated; use --save-steps" in err and "--log_every is deprecated" in err
     assert PPOConfig.from_dict({"keep_checkpoints": 3}).save_total_limit == 3
+
+
+def test_every_trainer_config_is_one_run_args():
+    """One contract: the TRL methods' configs and PPO's are RunArgs, so every shared setting (model, data,
+    budget, LoRA, checkpoints) has one definition; PPO's data settings are checked as every trainer's."""
+    from whygym.train.config import RunArgs
+    from whygym.train.ppo_config import PPOConfig
+
+    shared = {f.name for f in dataclasses.fields(RunArgs)}
+    for cls in [*METHOD_CONFIGS.values(), PPOConfig]:
+        assert issubclass(cls, RunArgs), cls
+        assert shared <= {f.name for f in dataclasses.fields(cls)}, cls
+    base = {f.name: f.metadata["help"] for f in dataclasses.fields(RunArgs)}
+    ppo = {f.name: f.metadata["help"] for f in dataclasses.fields(PPOConfig)}
+    assert ppo["tasks"] == base["tasks"] and ppo["lora_targets"] == base["lora_targets"]
+    with pytest.raises(UserError, match="unknown task"):
+        load_config(PPOConfig, None, {"tasks": "[ATE, XYZ]"}, method="ppo")
+    with pytest.raises(UserError, match="nodes must be"):
+        load_config(PPOConfig, None, {"nodes": "[2, 40]"}, method="ppo")
+    assert PPOConfig.method == "ppo" and load_config(PPOConfig, None, {"lr": "3e-6"}).lr == 3e-6

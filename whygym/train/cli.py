@@ -204,7 +204,7 @@ def _run_ppo(args: argparse.Namespace) -> int:
     cfg = load_config(mod.PPOConfig, args.config, _overrides(args), method="ppo")
     if args.resume and not (Path(args.out) / "checkpoints").is_dir():  # before the data is built
         raise UserError(f"--resume: no checkpoint in {Path(args.out) / 'checkpoints'}; start without --resume")
-    rows, report = build_dataset(cfg, "ppo")  # the PPO config carries the data settings
+    rows, report = build_dataset(cfg)  # a RunArgs, as every trainer's config
     # the reward: train_ppo's default, whygym.scoring.combined_reward(cfg.reward_weights)
     s = mod.train_ppo(cfg, args.out, dataset=_to_dataset(rows, "ppo"), resume=args.resume) or {}
     s = {"method": "ppo", "data": report, **s}

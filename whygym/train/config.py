@@ -28,7 +28,7 @@ from whygym.errors import UserError
 from whygym.items import PROB_TASKS
 from whygym.scoring.rewards import DEFAULT_WEIGHTS, REWARD_NAMES, check_weights
 
-__all__ = ["TrainArgs", "SFTArgs", "DPOArgs", "KTOArgs", "GRPOArgs", "METHOD_CONFIGS", "load_config",
+__all__ = ["RunArgs", "TrainArgs", "SFTArgs", "DPOArgs", "KTOArgs", "GRPOArgs", "METHOD_CONFIGS", "load_config",
            "coerce_value", "config_to_dict"]
 
 ALL_TASKS = list(PROB_TASKS)
@@ -63,8 +63,9 @@ def _f(default, help: str, **kw):
 
 
 @dataclass
-class TrainArgs:
-    """Settings shared by every method (data, model, optimiser, checkpoints)."""
+class RunArgs:
+    """Settings of every trainer, the TRL methods and PPO alike: the model, the generated data, the optimiser's
+    step budget, LoRA, logging and checkpoints (``OUT/checkpoints/checkpoint-N``)."""
 
     model: str = _f("default", "model to train: 'default' (SmolLM2-135M-Instruct) or a checkpoint directory")
     seed: int = _f(0, "seed of the trainer (data order, sampling, LoRA init)")
@@ -77,10 +78,6 @@ class TrainArgs:
     nodes: list = _f([3, 6], "graph sizes of the generated items, [min, max]")
     no_path_rate: float = _f(1 / 3, "share of generated training questions whose answer is a structural 0 (no "
                                     "causal path of the kind the task needs; PN/PS always have one); CaLM's is 1/3")
-    derivation: str = _f("calm", "target style: 'calm' (the engine's steps), 'spelled' (arithmetic worked "
-                                 "line by line), 'calculator' (computations as <<EXPR=VALUE>> calls, for "
-                                 "eval --tools calculator), 'named' (calculator, variables by their names), "
-                                 "'worded' (named, values by their words) or 'answer' (answer JSON only)")
     suite_mix: dict = _f({}, "robustness suites mixed into the training items, {suite: share}: per task, "
                              "round(share * n_train) items of that suite (whygym's own suite generator, seed "
                              "train_seed + 100; e.g. {rephrased: 0.1, insufficient: 0.1}); SFT, GRPO and PPO data")
@@ -89,43 +86,59 @@ class TrainArgs:
     minutes: float = _f(0.0, "wall-clock budget in minutes: training stops when the next step would pass it "
                              "(predicted from the last steps) or after the step that does (0 = no budget)")
     batch_size: int = _f(4, "per-device batch size (rows; for GRPO: completions)")
-    grad_accum: int = _f(1, "gradient accumulation steps")
-    max_length: int = _f(768, "maximum tokens of prompt plus completion (longer rows are truncated)")
     lora: bool = _f(False, "train a LoRA adapter (merged into the final model) instead of all weights")
     lora_r: int = _f(16, "LoRA rank")
     lora_alpha: int = _f(32, "LoRA alpha")
-    lora_dropout: float = _f(0.05, "LoRA dropout")
     lora_targets: list = _f(["q_proj", "k_proj", "v_proj", "o_proj"], "modules LoRA adapts")
-    lr_scheduler: str = _f("constant", "learning-rate schedule (transformers name: constant, linear, cosine)")
-    warmup_steps: int = _f(0, "learning-rate warm-up steps")
     logging_steps: int = _f(1, "log every N steps (to train_log.jsonl)")
     save_steps: int = _f(20, "save a resumable checkpoint every N steps (OUT/checkpoints)")
     save_total_limit: int = _f(2, "checkpoints kept")
-    bf16: bool = _f(False, "bf16 mixed precision (only used on a GPU; CPU runs are always fp32)")
-    activation_checkpointing: bool = _f(False, "recompute activations in backward to save memory")
 
     method = "base"
+
+    def validate(self) -> None:
+        """The data settings (UserError): graph sizes, the share of structural zeros, the suite mix, the tasks."""
+        if not (isinstance(self.nodes, list) and len(self.nodes) == 2 and 3 <= self.nodes[0] <= self.nodes[1] <= 12):
+            raise UserError(f"nodes must be [min, max] within 3..12, got {self.nodes}")
+        if not 0 <= self.no_path_rate <= 1:
+            raise UserError(f"no_path_rate must be in [0, 1], got {self.no_path_rate}")
+        check_suite_mix(self.suite_mix)
+        from whygym.tasks import TASKS
+
+        bad = [t for t in self.tasks if str(t).upper() not in TASKS]
+        if bad or not self.tasks:
+            raise UserError(f"unknown task(s) {bad} in tasks; known: {', '.join(TASKS)}")
+
+
+@dataclass
+class TrainArgs(RunArgs):
+    """Settings shared by the TRL methods (SFT, DPO, KTO, GRPO): :class:`RunArgs` and the target style, the
+    sequence length, the schedule and the precision."""
+
+    derivation: str = _f("calm", "target style: 'calm' (the engine's steps), 'spelled' (arithmetic worked "
+                                 "line by line), 'calculator' (computations as <<EXPR=VALUE>> calls, for "
+                                 "eval --tools calculator), 'named' (calculator, variables by their names), "
+                                 "'worded' (named, values by their words), 'traced' (worded, the treatment's "
+                                 "edges listed) or 'answer' (answer JSON only)")
+    grad_accum: int = _f(1, "gradient accumulation steps")
+    max_length: int = _f(768, "maximum tokens of prompt plus completion (longer rows are truncated)")
+    lora_dropout: float = _f(0.05, "LoRA dropout")
+    lr_scheduler: str = _f("constant", "learning-rate schedule (transformers name: constant, linear, cosine)")
+    warmup_steps: int = _f(0, "learning-rate warm-up steps")
+    bf16: bool = _f(False, "bf16 mixed precision (only used on a GPU; CPU runs are always fp32)")
+    activation_checkpointing: bool = _f(False, "recompute activations in backward to save memory")
 
     def validate(self) -> None:
         from whygym.train.data import DERIVATION_STYLES
 
         if self.derivation not in DERIVATION_STYLES:
             raise UserError(f"derivation {self.derivation!r} is not a style; use one of {', '.join(DERIVATION_STYLES)}")
-        if not (isinstance(self.nodes, list) and len(self.nodes) == 2 and 3 <= self.nodes[0] <= self.nodes[1] <= 12):
-            raise UserError(f"nodes must be [min, max] within 3..12, got {self.nodes}")
+        super().validate()
         for name in ("steps", "batch_size", "grad_accum", "n_train", "max_length", "logging_steps", "save_steps"):
             if getattr(self, name) < 1:
                 raise UserError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not 0 <= self.no_path_rate <= 1:
-            raise UserError(f"no_path_rate must be in [0, 1], got {self.no_path_rate}")
-        check_suite_mix(self.suite_mix)
         if self.minutes < 0 or self.lr <= 0:
             raise UserError(f"minutes must be >= 0 and lr > 0 (got {self.minutes}, {self.lr})")
-        from whygym.tasks import TASKS
-
-        bad = [t for t in self.tasks if str(t).upper() not in TASKS]
-        if bad or not self.tasks:
-            raise UserError(f"unknown task(s) {bad} in tasks; known: {', '.join(TASKS)}")
 
 
 def check_suite_mix(mix: Any) -> None:
@@ -144,9 +157,9 @@ def check_suite_mix(mix: Any) -> None:
 
 
 def shared_field(name: str):
-    """The field ``name`` of :class:`TrainArgs` (its default and help text), for configs that are not
-    TrainArgs but take the same data settings (PPO, the recipe): one definition of each."""
-    f = TrainArgs.__dataclass_fields__[name]
+    """The field ``name`` of :class:`RunArgs` (its default and help text), for configs that are not a
+    RunArgs but take the same data settings (the recipe): one definition of each."""
+    f = RunArgs.__dataclass_fields__[name]
     if f.default_factory is not dataclasses.MISSING:
         return field(default_factory=f.default_factory, metadata=f.metadata)
     return field(default=f.default, metadata=f.metadata)

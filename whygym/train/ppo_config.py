@@ -1,11 +1,13 @@
-"""PPO settings, kept free of torch so that building the CLI parser stays cheap (see :mod:`whygym.train.ppo`)."""
+"""PPO settings: :class:`~whygym.train.config.RunArgs` (model, data, budget, LoRA, checkpoints: the fields every
+trainer shares) and PPO's own. Kept free of torch so that building the CLI parser stays cheap (see
+:mod:`whygym.train.ppo`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable, ClassVar, Mapping
 
-from whygym.train.config import shared_field as _data
+from whygym.train.config import RunArgs
 
 __all__ = ["PPOConfig"]
 
@@ -17,27 +19,21 @@ def _h(text: str, default: Any = None, factory: Callable[[], Any] | None = None)
 
 
 @dataclass
-class PPOConfig:
-    """Hyperparameters of :func:`train_ppo` (every field carries its help text in ``metadata``)."""
+class PPOConfig(RunArgs):
+    """Hyperparameters of :func:`train_ppo` (every field carries its help text in ``metadata``): the shared
+    :class:`~whygym.train.config.RunArgs`, PPO's defaults for some of them, and PPO's own settings."""
 
-    model: str = _h("Policy to start from: 'default' (SmolLM2-135M-Instruct, converted offline) or a local "
-                    "transformers checkpoint directory. Ignored when train_ppo gets model=.", "default")
     lr: float = _h("AdamW learning rate (policy, or LoRA adapters, and value head).", 1e-5)
     steps: int = _h("Number of PPO iterations (rollout + update). On resume, the total to reach.", 100)
     minutes: float = _h("Wall-clock budget in minutes, counted from the start of train_ppo (model loading "
                         "included); 0 = none. Training stops when the next step would pass it (predicted from "
                         "the last steps) or after the step that does, and that step is saved as a checkpoint.", 0.0)
-    # the generated training prompts (whygym train ppo): the data fields of TrainArgs (defaults and help from
-    # there), so that build_dataset takes a PPOConfig as it takes a TrainArgs
-    tasks: list[str] = _data("tasks")
-    n_train: int = _data("n_train")
-    train_seed: int = _data("train_seed")
-    heldout_n: int = _data("heldout_n")
-    heldout_seed: int = _data("heldout_seed")
-    nodes: list[int] = _data("nodes")
-    no_path_rate: float = _data("no_path_rate")
-    suite_mix: dict = _data("suite_mix")
     batch_size: int = _h("Prompts per rollout (one completion each).", 8)
+    save_steps: int = _h("Save a resumable checkpoint (OUT/checkpoints) every this many steps (<= 0: only at the "
+                         "end); the last step is always saved.", 50)
+    save_total_limit: int = _h("Keep only the newest this many checkpoints (<= 0 keeps all).", 2)
+    logging_steps: int = _h("Print a log line every this many steps (<= 0: silent); every step is written to "
+                            "train_log.jsonl.", 1)
     mini_batch_size: int = _h("Sequences per optimizer step in the update; batch_size should divide by it.", 4)
     ppo_epochs: int = _h("Passes over the rollout batch per PPO iteration.", 4)
     clip_range: float = _h("Policy clip range eps: the ratio is clipped to [1-eps, 1+eps].", 0.2)
@@ -63,30 +59,22 @@ class PPOConfig:
                     "")
     whiten_advantages: bool = _h("Whiten advantages over the batch's completion tokens.", True)
     max_grad_norm: float = _h("Clip the global gradient norm to this (<= 0 disables).", 1.0)
-    seed: int = _h("Seed of torch, numpy and python RNGs (sampling, prompt order, value-head init).", 0)
-    lora: bool = _h("Train LoRA adapters instead of all weights; the reference is the adapter-disabled base.",
-                    False)
-    lora_r: int = _h("LoRA rank.", 16)
-    lora_alpha: int = _h("LoRA alpha (scaling alpha / r).", 32)
-    lora_targets: list[str] = _h("Module names LoRA adapts.", factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
     reward_weights: dict[str, float] | None = _h(
         "Weights of whygym.scoring.combined_reward ('format', 'accuracy', 'closeness', 'process'); None = its defaults. "
         "Ignored when train_ppo gets reward_fn=.", None)
     use_cpu: bool = _h("Run on CPU (accelerate Accelerator(cpu=True)); False lets accelerate pick the device.",
                        True)
-    save_steps: int = _h("Save a resumable checkpoint (OUT/checkpoints) every this many steps (<= 0: only at the "
-                         "end); the last step is always saved.", 50)
-    save_total_limit: int = _h("Keep only the newest this many checkpoints (<= 0 keeps all).", 2)
-    logging_steps: int = _h("Print a log line every this many steps (<= 0: silent); every step is written to "
-                            "train_log.jsonl.", 1)
+
+    method = "ppo"
 
     #: Old field names, still read from YAML and the command line with a deprecation line: the names of
-    #: :class:`whygym.train.config.TrainArgs` are the ones every trainer uses.
+    #: :class:`whygym.train.config.RunArgs` are the ones every trainer uses.
     RENAMED: ClassVar[dict[str, str]] = {"save_every": "save_steps", "keep_checkpoints": "save_total_limit",
                                          "log_every": "logging_steps", "lora_target_modules": "lora_targets"}
 
     def validate(self) -> None:
-        """Raise ``ValueError`` for settings that cannot work."""
+        """Raise ``ValueError`` for PPO settings that cannot work, :class:`~whygym.errors.UserError` for data
+        settings (:meth:`RunArgs.validate`)."""
         bad = []
         if self.steps < 0:
             bad.append("steps >= 0")
@@ -109,9 +97,6 @@ class PPOConfig:
         if self.kl_coef < 0:
             bad.append("kl_coef >= 0")
         from whygym.models.tools import parse_tools
-        from whygym.train.config import check_suite_mix
-
-        check_suite_mix(self.suite_mix)
 
         try:
             parse_tools(self.tools)
@@ -119,6 +104,7 @@ class PPOConfig:
             bad.append(f"tools: {e}")
         if bad:
             raise ValueError("invalid PPOConfig: need " + "; ".join(bad))
+        super().validate()  # the data settings, as every trainer checks them
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "PPOConfig":

@@ -173,7 +173,7 @@ def run_recipe(cfg: RecipeArgs, out_dir: str | os.PathLike, *, resume: bool = Fa
         d = out / "ppo"
         if not (d / "final").is_dir():
             pcfg = _ppo_config(cfg, model, b3)
-            rows, _ = build_dataset(pcfg, "ppo")
+            rows, _ = build_dataset(pcfg)
             s = train_ppo(pcfg, d, dataset=_to_dataset(rows, "ppo"),
                           resume=resume and (d / "checkpoints").is_dir()) or {}
         else:

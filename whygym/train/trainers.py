@@ -41,8 +41,9 @@ def _method_of(cfg: TrainArgs) -> str:
 
 # ------------------------------------------------------------------------------------------------ data
 def build_dataset(cfg, method: str | None = None) -> tuple[list[dict], dict]:
-    """The training rows of ``cfg`` (a :class:`TrainArgs`, or a :class:`~whygym.train.ppo_config.PPOConfig`: both
-    carry the same data fields) and a report (generated, dropped for held-out overlap, rows, errors)."""
+    """The training rows of ``cfg`` (a :class:`~whygym.train.config.RunArgs`: a TRL method's :class:`TrainArgs`
+    or a :class:`~whygym.train.ppo_config.PPOConfig`) and a report (generated, dropped for held-out overlap,
+    rows, errors)."""
     from whygym.tasks.generate import GenConfig
     from whygym.train import data
 
@@ -50,9 +51,9 @@ def build_dataset(cfg, method: str | None = None) -> tuple[list[dict], dict]:
     report = data.DataReport()
     heldout = data.heldout_items(cfg.tasks, cfg.heldout_n, cfg.heldout_seed)  # as `gen:` evaluates them
     gen = GenConfig(nodes=(int(cfg.nodes[0]), int(cfg.nodes[1])),
-                    no_path_rate=float(getattr(cfg, "no_path_rate", GenConfig.no_path_rate)))
+                    no_path_rate=float(cfg.no_path_rate))
     items = data.train_items(cfg.tasks, cfg.n_train, cfg.train_seed, gen, heldout=heldout, report=report)
-    mix = dict(getattr(cfg, "suite_mix", None) or {})
+    mix = dict(cfg.suite_mix or {})
     if mix and method in ("dpo", "kto"):
         raise UserError(f"suite_mix is for SFT, GRPO and PPO data; {method} pairs need engine-made wrong "
                         "derivations, which suite items do not have")
