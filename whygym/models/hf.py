@@ -40,7 +40,8 @@ import os
 import warnings
 from typing import Any, Sequence
 
-from whygym.models.base import Generation, chat_messages, check_generate_args, sample_seed
+from whygym.models.base import Generation, check_generate_args, sample_seed
+from whygym.models.encode import left_pad, prompt_ids
 from whygym.models.tools import ToolForcing, ToolSpec, parse_tools
 
 
@@ -191,12 +192,7 @@ class TransformersBackend:
     # -- helpers ---------------------------------------------------------------------------------------
     def chat_ids(self, prompts: list[str], system: str | None = None) -> list[list[int]]:
         """Token ids of each prompt after the chat template (with the assistant generation prompt)."""
-        out = []
-        for p in prompts:
-            text = self.tokenizer.apply_chat_template(chat_messages(p, system), tokenize=False,
-                                                      add_generation_prompt=True)
-            out.append(self.tokenizer(text, add_special_tokens=False)["input_ids"])
-        return out
+        return [prompt_ids(self.tokenizer, p, system=system) for p in prompts]
 
     def _ctx(self):
         import torch
@@ -208,15 +204,7 @@ class TransformersBackend:
         return stack
 
     def _left_pad(self, seqs: list[list[int]]):
-        import torch
-
-        width = max(len(s) for s in seqs)
-        ids = torch.full((len(seqs), width), self.pad_token_id, dtype=torch.long)
-        mask = torch.zeros((len(seqs), width), dtype=torch.long)
-        for r, s in enumerate(seqs):
-            ids[r, width - len(s):] = torch.tensor(s, dtype=torch.long)
-            mask[r, width - len(s):] = 1
-        return ids.to(self.model.device), mask.to(self.model.device)
+        return left_pad(seqs, self.pad_token_id, self.model.device)
 
     def _greedy_shrinking(self, input_ids, mask, max_new_tokens: int, eos: set[int],
                           tools: "ToolForcing | None" = None) -> list[list[int]]:

@@ -122,6 +122,7 @@ LOG_KEYS = ("step", "reward", "reward_std", "reward_none", "kl", "kl_coef", "non
 from whygym.train.ppo_config import PPOConfig  # noqa: E402  (settings live in a torch-free module)
 from whygym.train.config import out_of_budget, reward_ends  # noqa: E402
 from whygym.items import atomic_write_text  # noqa: E402
+from whygym.models.encode import left_pad, pad_id_of, prompt_ids  # noqa: E402
 
 
 # ----------------------------------------------------------------------------------------------
@@ -379,29 +380,13 @@ def _position_ids(attention_mask: torch.Tensor) -> torch.Tensor:
     return (attention_mask.long().cumsum(-1) - 1).clamp_min(0)
 
 
-def _prompt_text(prompt: Any, tokenizer) -> str:
-    if isinstance(prompt, str):
-        if getattr(tokenizer, "chat_template", None):
-            prompt = [{"role": "user", "content": prompt}]
-        else:
-            return prompt
-    return tokenizer.apply_chat_template(list(prompt), tokenize=False, add_generation_prompt=True)
-
-
 def _encode_prompts(prompts: Sequence[Any], tokenizer, max_len: int, pad_id: int,
                     device) -> tuple[torch.Tensor, torch.Tensor]:
     """Chat-templated prompts, tokenized, cut to their last ``max_len`` tokens (0: all), left padded."""
-    ids = [tokenizer(_prompt_text(p, tokenizer), add_special_tokens=False)["input_ids"] for p in prompts]
+    ids = [prompt_ids(tokenizer, p) for p in prompts]
     if max_len > 0:
         ids = [x[-max_len:] for x in ids]
-    width = max(len(x) for x in ids)
-    input_ids = torch.full((len(ids), width), pad_id, dtype=torch.long)
-    attn = torch.zeros((len(ids), width), dtype=torch.long)
-    for i, x in enumerate(ids):
-        if x:
-            input_ids[i, width - len(x):] = torch.tensor(x, dtype=torch.long)
-            attn[i, width - len(x):] = 1
-    return input_ids.to(device), attn.to(device)
+    return left_pad(ids, pad_id, device)
 
 
 def _completion_mask(completion: torch.Tensor, eos_ids: Iterable[int]) -> torch.Tensor:
@@ -469,7 +454,7 @@ def rollout(wrapped: PolicyWithValue, ref_model, tokenizer, rows: Sequence[Mappi
     from transformers import GenerationConfig
 
     policy = wrapped.policy
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    pad_id = pad_id_of(tokenizer)
     eos = _eos_ids(policy, tokenizer)
     prompts = [r["prompt"] for r in rows]
     p_ids, p_attn = _encode_prompts(prompts, tokenizer, cfg.max_prompt_length, pad_id, device)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+from whygym.models.encode import left_pad, pad_id_of, prompt_ids
+
 __all__ = ["ToolRollout"]
 
 
@@ -29,16 +31,6 @@ class ToolRollout:
             raise ValueError(f"ToolRollout needs a tool, got {tools!r}")
         self.calls: list[int] = []  # completions with at least one calculator call, per rollout
 
-    def _prompt_ids(self, prompts: Sequence[Any], tok) -> list[list[int]]:
-        out = []
-        for p in prompts:
-            if isinstance(p, str):
-                text = p
-            else:
-                text = tok.apply_chat_template(list(p), tokenize=False, add_generation_prompt=True)
-            out.append(tok(text, add_special_tokens=False)["input_ids"])
-        return out
-
     def __call__(self, prompts: Sequence[Any], trainer) -> dict[str, Any]:
         import torch
         from transformers import LogitsProcessorList
@@ -47,15 +39,11 @@ class ToolRollout:
         from whygym.models.tools import ToolForcing
 
         tok = trainer.processing_class
-        pad_id = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-        ids = self._prompt_ids(prompts, tok)
+        # string prompts as TRL's GRPO takes them (already formatted), messages through the chat template
+        ids = [prompt_ids(tok, p, template_strings=False) for p in prompts]
         width = max(len(x) for x in ids)
         device = trainer.accelerator.device
-        input_ids = torch.full((len(ids), width), pad_id, dtype=torch.long)
-        attn = torch.zeros((len(ids), width), dtype=torch.long)
-        for r, x in enumerate(ids):  # left padding, as TRL's own generation path
-            input_ids[r, width - len(x):] = torch.tensor(x)
-            attn[r, width - len(x):] = 1
+        input_ids, attn = left_pad(ids, pad_id_of(tok))  # left padding, as TRL's own generation path
         forcing = ToolForcing(tok, len(ids), self.spec, width=width)
         with unwrap_model_for_generation(trainer.model_wrapped, trainer.accelerator) as model, torch.no_grad():
             seqs = model.generate(input_ids=input_ids.to(device), attention_mask=attn.to(device),
