@@ -2,10 +2,12 @@
 generates; logs and summary are written; --resume continues from the last checkpoint."""
 
 import json
+import random
 
 import pytest
 import torch
 
+from whygym.errors import UserError
 from whygym.train.config import METHOD_CONFIGS, load_config
 from whygym.train.trainers import train
 
@@ -189,3 +191,37 @@ def test_rl_training_data_carries_the_process_rewards_columns(method):
     batch = ds[:len(ds)]
     r = process_reward()(["no idea"] * len(ds), **{k: v for k, v in batch.items() if k != "prompt"})
     assert all(x is not None for x in r), r
+
+
+def test_group_by_length_batches_rows_of_similar_length(tiny, tmp_path, monkeypatch):
+    """SFT's group_by_length hands the trainer transformers' LengthGroupedSampler over the tokenized rows: each
+    batch of 4 holds rows whose lengths are neighbours in the sorted order of their mega-batch, so it pads less
+    than the random batches of the same rows; other methods refuse the setting."""
+    import transformers.trainer as hf_trainer
+
+    seen = []
+
+    class Recording(hf_trainer.LengthGroupedSampler):
+        def __init__(self, batch_size, dataset=None, lengths=None, model_input_name=None, **kw):
+            super().__init__(batch_size, dataset=dataset, lengths=lengths, model_input_name=model_input_name, **kw)
+            seen.append(self)
+
+    monkeypatch.setattr(hf_trainer, "LengthGroupedSampler", Recording)
+    model, tok = tiny
+    cfg = load_config(METHOD_CONFIGS["sft"], None, {**SMALL, "group_by_length": True, "n_train": 8})
+    assert train("sft", cfg, tmp_path, model=model, tokenizer=tok)["steps"] == 2
+    assert len(seen) == 1 and seen[0].batch_size == cfg.batch_size
+    lengths = seen[0].lengths
+    order = list(iter(seen[0]))
+    assert sorted(order) == list(range(len(lengths)))  # every row once
+
+    def padding(idx):
+        b = cfg.batch_size
+        return sum(max(lengths[i] for i in idx[k:k + b]) * len(idx[k:k + b]) - sum(lengths[i] for i in idx[k:k + b])
+                   for k in range(0, len(idx), b))
+
+    shuffled = list(range(len(lengths)))
+    random.Random(0).shuffle(shuffled)
+    assert padding(order) <= padding(shuffled)
+    with pytest.raises(UserError, match="group_by_length is an SFT setting"):
+        load_config(METHOD_CONFIGS["dpo"], None, {"group_by_length": True})

@@ -127,6 +127,9 @@ class TrainArgs(RunArgs):
     warmup_steps: int = _f(0, "learning-rate warm-up steps")
     bf16: bool = _f(False, "bf16 mixed precision (only used on a GPU; CPU runs are always fp32)")
     activation_checkpointing: bool = _f(False, "recompute activations in backward to save memory")
+    group_by_length: bool = _f(False, "SFT: put rows of similar token length in one batch (less padding "
+                                      "computed: ~1/4 of an SFT batch's tokens are padding with random batches "
+                                      "of 4 recipe rows); the data order changes, the rows do not")
 
     def validate(self) -> None:
         from whygym.train.data import DERIVATION_STYLES
@@ -139,6 +142,9 @@ class TrainArgs(RunArgs):
                 raise UserError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.minutes < 0 or self.lr <= 0:
             raise UserError(f"minutes must be >= 0 and lr > 0 (got {self.minutes}, {self.lr})")
+        if self.group_by_length and self.method != "sft":
+            raise UserError(f"group_by_length is an SFT setting (its rows are one sequence each); {self.method} "
+                            "batches pairs or groups: set it false")
 
 
 def check_suite_mix(mix: Any) -> None:

@@ -68,6 +68,8 @@ class RecipeArgs:
     sft_lr: float = _f(1e-4, "SFT learning rate")
     sft_batch_size: int = _f(4, "SFT rows per step")
     max_length: int = _f(1024, "SFT: longer rows are dropped")
+    sft_group_by_length: bool = _f(False, "SFT: batch rows of similar token length (less padding computed, "
+                                          "more rows per minute; bench/sft_throughput.py measures it)")
     rl_lr: float = _f(1e-5, "PPO learning rate")
     rl_batch_size: int = _f(8, "PPO prompts per rollout")
     rl_mini_batch_size: int = _f(4, "PPO sequences per optimizer step")
@@ -117,7 +119,7 @@ def _sft_args(cfg: RecipeArgs, model: str, nodes: list, minutes: float, stage: i
                    nodes=list(nodes), no_path_rate=cfg.no_path_rate, derivation=cfg.derivation, lr=cfg.sft_lr,
                    suite_mix=dict(cfg.suite_mix) if stage == 1 else {},
                    steps=1_000_000, minutes=minutes, batch_size=cfg.sft_batch_size, max_length=cfg.max_length,
-                   save_steps=cfg.save_steps)
+                   group_by_length=cfg.sft_group_by_length, save_steps=cfg.save_steps)
 
 
 def _ppo_config(cfg: RecipeArgs, model: str, minutes: float):
