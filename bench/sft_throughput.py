@@ -1,13 +1,15 @@
 """SFT throughput: seconds per training row with random batches and with batches grouped by token length.
 
 Run:  HF_HUB_OFFLINE=1 .venv/bin/python bench/sft_throughput.py [--rows 32] [--batch-size 4] [--derivation worded]
+                                                                [--compile]
 
 Rows: the recipe's second-stage SFT rows (graphs of 3-6 nodes, ``configs/recipe.yaml``'s data settings), the
 first ``--rows`` of them, the same rows for both contenders. ``random``: batches of a seeded shuffle (what
 ``SFTTrainer`` samples by default); ``grouped``: transformers' ``get_length_grouped_indices`` over the same
 rows (what ``group_by_length: true`` / the recipe's ``sft_group_by_length`` asks the trainer for). Each batch
 is right-padded to its longest row and gets one forward and backward pass of the default model (loss on the
-completion only, as SFT); the optimizer step is left out (it costs the same in both). Prints the share of
+completion only, as SFT); the optimizer step is left out (it costs the same in both). ``--compile`` adds
+grouped batches through ``torch.compile(dynamic=True)``, its compilation timed apart. Prints the share of
 computed tokens that are padding, seconds per row, and the ratio. Figures hold for the machine that printed
 them (the script prints the CPU kind); compare the two in one run.
 """
@@ -28,6 +30,9 @@ def main() -> int:
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--derivation", default="worded", help="target style of the rows")
     ap.add_argument("--max-length", type=int, default=1024, help="rows longer than this are dropped (as SFT)")
+    ap.add_argument("--compile", action="store_true",
+                    help="a third contender: grouped batches through torch.compile(dynamic=True) (its compile "
+                         "time, on the first batch, is printed apart)")
     args = ap.parse_args()
 
     import torch
@@ -77,12 +82,21 @@ def main() -> int:
     x, m, y = next(batches(order_random))
     model(input_ids=x[:1, :64], attention_mask=m[:1, :64], labels=y[:1, :64]).loss.backward()
     model.zero_grad(set_to_none=True)
+    contenders = [("random", order_random, model), ("grouped", order_grouped, model)]
+    if args.compile:
+        compiled = torch.compile(model, dynamic=True)
+        t0 = time.perf_counter()
+        x, m, y = next(batches(order_grouped))
+        compiled(input_ids=x, attention_mask=m, labels=y).loss.backward()  # compiles (forward and backward)
+        model.zero_grad(set_to_none=True)
+        print(f"torch.compile: first batch (compilation included) {time.perf_counter() - t0:.1f} s", flush=True)
+        contenders.append(("grouped+compiled", order_grouped, compiled))
     results = []
-    for name, order in (("random", order_random), ("grouped", order_grouped)):
+    for name, order, net in contenders:
         computed = real = 0
         t0 = time.perf_counter()
         for x, m, y in batches(order):
-            model(input_ids=x, attention_mask=m, labels=y).loss.backward()
+            net(input_ids=x, attention_mask=m, labels=y).loss.backward()
             model.zero_grad(set_to_none=True)
             computed += x.numel()
             real += int(m.sum())
@@ -95,7 +109,8 @@ def main() -> int:
     print("| --- | --- | --- | --- | --- |")
     for name, dt, computed, real in results:
         print(f"| {name} | {dt:.1f} | {dt / len(seqs):.2f} | {computed} | {1 - real / computed:.1%} |")
-    print(f"\nrows per second, grouped / random: {results[0][1] / results[1][1]:.2f}x")
+    for name, dt, _, _ in results[1:]:
+        print(f"rows per second, {name} / random: {results[0][1] / dt:.2f}x")
     return 0
 
 
