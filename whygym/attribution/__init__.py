@@ -8,6 +8,7 @@
 * :mod:`.layers` -- mean ablation and activation patching of every attention and MLP output.
 * :mod:`.precision` -- a training plan (data mix and LoRA target modules) from an attribution file.
 * :mod:`.scripted` -- a fake model whose dependence on each component is known by construction.
+* :mod:`.schema` -- ``attribution.json``: its keys, writing it, and :func:`read_attribution`, the typed reader.
 
 >>> from whygym.attribution import Design, attribution_scores, parse_edges, discovery_metrics
 >>> Design(["names", "data"]).label((1, 0))
@@ -22,6 +23,7 @@ from whygym.attribution.prompts import (OFF_LEVELS, ON_LEVELS, Design, base_item
 from whygym.attribution.layers import component_modules, layer_attribution, lora_targets_for
 from whygym.attribution.precision import (build_precision_dataset, plan_from_attribution, precision_overrides,
                                           precision_train_items)
+from whygym.attribution.schema import Attribution, read_attribution
 from whygym.attribution.scripted import scripted_backend, visible_components
 
 __all__ = [
@@ -30,4 +32,5 @@ __all__ = [
     "base_items", "build_arms", "evaluate_arms", "load_attribution", "parse_gen_spec", "prompt_attribution",
     "scripted_backend", "visible_components", "component_modules", "layer_attribution", "lora_targets_for",
     "build_precision_dataset", "plan_from_attribution", "precision_overrides", "precision_train_items",
+    "Attribution", "read_attribution",
 ]

@@ -17,50 +17,33 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
+from whygym.attribution.schema import ATTRIBUTION_FILE, SCHEMA, load_doc, write_doc
 from whygym.cliargs import COMMANDS, deprecated_alias
-from whygym.items import atomic_write_text
 
 __all__ = ["register", "run"]
 
 
-def _clean(o: Any) -> Any:
-    """JSON-safe: non-finite floats -> None, numpy scalars/arrays -> Python."""
-    if isinstance(o, dict):
-        return {str(k): _clean(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_clean(v) for v in o]
-    if hasattr(o, "tolist"):
-        return _clean(o.tolist())
-    if isinstance(o, float) and not math.isfinite(o):
-        return None
-    return o
-
-
 def _write(out: Path, section: str | None, payload: dict[str, Any]) -> dict[str, Any]:
     """Merge into ``out/attribution.json``: ``section=None`` replaces the top level but keeps the other
-    modes' sections; otherwise ``doc[section] = payload``."""
-    path = out / "attribution.json"
+    modes' sections; otherwise ``doc[section] = payload`` (the schema: :mod:`whygym.attribution.schema`)."""
     doc: dict[str, Any] = {}
-    if path.exists():
+    if (out / ATTRIBUTION_FILE).exists():
         try:
-            doc = json.loads(path.read_text(encoding="utf-8"))
+            doc = load_doc(out / ATTRIBUTION_FILE)
         except json.JSONDecodeError:
             doc = {}
     if section is None:
         keep = {k: doc[k] for k in ("layers", "discovery") if k in doc}
         doc = {**payload, **keep}
     else:
-        doc.setdefault("schema", "whygym.attribution/1")
+        doc.setdefault("schema", SCHEMA)
         doc[section] = payload
-    doc = _clean(doc)
-    atomic_write_text(path, json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
-    return doc
+    return write_doc(out, doc)
 
 
 def _parse_levels(spec: str | None, what: str) -> dict[str, str]:
@@ -224,8 +207,8 @@ def _discovery_mode(args, out: Path) -> int:
     res["plot"] = plot_discovery(res["summary"], out / f"discovery_{args.discovery}.png",
                                  title=f"{be.name}: discovery {args.discovery}\n({res['summary']['n_trials']} trials, "
                                        "95% bootstrap over trials)")
-    path = out / "attribution.json"
-    existing = json.loads(path.read_text(encoding="utf-8")).get("discovery", {}) if path.exists() else {}
+    path = out / ATTRIBUTION_FILE
+    existing = load_doc(path).get("discovery", {}) if path.exists() else {}
     existing[args.discovery] = res
     _write(out, "discovery", existing)
     s = res["summary"]
@@ -241,10 +224,10 @@ def replot(out: Path, top: int = 20) -> list[str]:
     from whygym.attribution.plot import plot_discovery, plot_layer_ranking, plot_prompt_attribution
     from whygym.errors import UserError
 
-    path = out / "attribution.json"
+    path = out / ATTRIBUTION_FILE
     if not path.exists():
         raise UserError(f"{path}: no attribution file to plot; run whygym attribute --out {out} first")
-    doc = json.loads(path.read_text(encoding="utf-8"))
+    doc = load_doc(path)
     made = []
     if doc.get("results"):
         made += plot_prompt_attribution(doc, out)

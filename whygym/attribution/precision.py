@@ -36,12 +36,12 @@ submodules (attention: q/k/v/o_proj; MLP: gate/up/down_proj).
 
 from __future__ import annotations
 
-import json
 import math
 import random as _random
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from whygym.attribution.schema import LayerSection, MetricScores, read_attribution
 from whygym.items import PROB_TASKS, Item
 
 __all__ = ["plan_from_attribution", "build_precision_dataset", "precision_overrides", "precision_train_items",
@@ -53,19 +53,7 @@ GOLD_PRESERVING = {"names": ("real", "fake", "anticommonsense"), "instruction": 
 _SCALE = {"correct": 0.1, "label": 0.1, "loglik": 1.0}
 
 
-def _read(attribution: Mapping[str, Any] | str | Path) -> dict[str, Any]:
-    if isinstance(attribution, Mapping):
-        return dict(attribution)
-    p = Path(attribution)
-    if p.is_dir():
-        p = p / "attribution.json"
-    try:
-        return json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise FileNotFoundError(f"{p}: no attribution file; write one with `whygym attribute --out DIR`") from None
-
-
-def _pick_metric(results: Mapping[str, Any], metric: str | None) -> str | None:
+def _pick_metric(results: Mapping[str, MetricScores], metric: str | None) -> str | None:
     if metric:
         if metric not in results:
             raise ValueError(f"metric {metric!r} not in the attribution file (has {sorted(results)})")
@@ -73,9 +61,7 @@ def _pick_metric(results: Mapping[str, Any], metric: str | None) -> str | None:
     # The first of accuracy, label accuracy, gold log-prob with a conditional attribution whose interval
     # excludes 0; else the gold log-probability (it moves even when no answer is right); else any.
     for m in ("correct", "label", "loglik"):
-        r = results.get(m)
-        if r and any(ci.get("low") is not None and (ci["low"] > 0 or ci["high"] < 0)
-                     for ci in r.get("conditional", {}).values()):
+        if m in results and any(ci.excludes_zero for ci in results[m].conditional.values()):
             return m
     if "loglik" in results:
         return "loglik"
@@ -94,11 +80,11 @@ def plan_from_attribution(attribution: Mapping[str, Any] | str | Path, *, metric
         "mix": [{"weight": w, "intervene": {...}}, ...], "lora": {"target_modules": [...] or None,
         "modules": [...], "method": ...}, "signals": {...}, "rationale": [str, ...]}``
     """
-    doc = _read(attribution)
-    results = doc.get("results") or {}
+    doc = read_attribution(attribution)
+    results = doc.results or {}
     rationale: list[str] = []
     m = _pick_metric(results, metric)
-    cond = {c: ci["point"] for c, ci in (results.get(m, {}).get("conditional", {}) if m else {}).items()}
+    cond = {c: ci.point for c, ci in (results[m].conditional if m else {}).items()}
     scale = _SCALE.get(m or "", 0.1)
     s_names, s_data, s_instr = cond.get("names"), cond.get("data"), cond.get("instruction")
     if s_names is not None and s_data is not None:
@@ -128,8 +114,8 @@ def plan_from_attribution(attribution: Mapping[str, Any] | str | Path, *, metric
         for instr, wi in (("present", 1 - p_i), ("omitted", p_i)):
             mix.append({"weight": round(wn * wi, 6),
                         "intervene": {"names": names, "data": "present", "graph": "present", "instruction": instr}})
-    tasks = list(tasks or doc.get("tasks") or PROB_TASKS)
-    lora = _lora_from_layers(doc.get("layers"), top_k, layer_method)
+    tasks = list(tasks or doc.tasks or PROB_TASKS)
+    lora = _lora_from_layers(doc.layers, top_k, layer_method)
     if lora["target_modules"]:
         rationale.append(f"LoRA limited to the top {len(lora['modules'])} modules by {lora['method']}: "
                          + ", ".join(lora["modules"]))
@@ -140,26 +126,25 @@ def plan_from_attribution(attribution: Mapping[str, Any] | str | Path, *, metric
             "mix": mix, "lora": lora,
             "signals": {"metric": m, "conditional": cond, "knowledge_removed_share": p_k,
                         "instruction_omitted_share": p_i},
-            "rationale": rationale, "source": {"model": (doc.get("model") or {}).get("name"),
-                                               "kind": doc.get("kind")}}
+            "rationale": rationale, "source": {"model": doc.model_name, "kind": doc.kind}}
 
 
-def _lora_from_layers(layers: Mapping[str, Any] | None, top_k: int, method: str | None) -> dict[str, Any]:
+def _lora_from_layers(layers: LayerSection | None, top_k: int, method: str | None) -> dict[str, Any]:
     from whygym.attribution.layers import lora_targets_for
 
-    if not layers or not layers.get("rows"):
+    if layers is None or not layers.rows:
         return {"target_modules": None, "modules": [], "method": None}
-    rows = layers["rows"]
+    rows = layers.rows
     if method is None:
-        method = "patching" if "patching" in rows[0] else "mean_ablation"
-    if method not in rows[0]:
+        method = "patching" if "patching" in rows[0].effects else "mean_ablation"
+    if method not in rows[0].effects:
         raise ValueError(f"layer method {method!r} not in the attribution file (has "
-                         f"{[k for k in rows[0] if k in ('patching', 'mean_ablation')]})")
-    ranked = sorted(rows, key=lambda r: -abs(r[method]["point"]))[:max(1, top_k)]
-    modules = [r["module"] for r in ranked]
+                         f"{[k for k in rows[0].effects if k in ('patching', 'mean_ablation')]})")
+    ranked = sorted(rows, key=lambda r: -abs(r.effects[method].point or 0.0))[:max(1, top_k)]
+    modules = [r.module for r in ranked]
     targets = [t for mname in modules for t in lora_targets_for(mname)]
     return {"target_modules": targets, "modules": modules, "method": method,
-            "effects": {r["module"]: r[method]["point"] for r in ranked}}
+            "effects": {r.module: r.effects[method].point for r in ranked}}
 
 
 def build_precision_dataset(plan: Mapping[str, Any], n: int, seed: int) -> list[Item]:

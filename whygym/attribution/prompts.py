@@ -35,7 +35,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from whygym.attribution.factorial import arm_tuples, attribution_scores
-from whygym.items import Item, atomic_write_text, write_jsonl
+from whygym.attribution.schema import PROMPT_SCHEMA, load_doc, write_doc
+from whygym.items import Item, write_jsonl
 from whygym.tasks.variants import COMPONENTS, intervene
 
 __all__ = ["ON_LEVELS", "OFF_LEVELS", "Design", "base_items", "parse_gen_spec", "build_arms", "evaluate_arms",
@@ -295,7 +296,7 @@ def prompt_attribution(items: Sequence[Item], design: Design, backend: Any, *, o
         per_item.append(row)
     info.pop("outputs")
     doc = {
-        "schema": "whygym.attribution.prompt/1",
+        "schema": PROMPT_SCHEMA,
         "kind": "prompt",
         "components": design.components,
         "levels": {c: {"on": ON_LEVELS[c], "off": design.off[c]} for c in design.components},
@@ -314,28 +315,11 @@ def prompt_attribution(items: Sequence[Item], design: Design, backend: Any, *, o
 
         doc["plots"] = plot_prompt_attribution(doc, out)
     if write:
-        atomic_write_text(out / "attribution.json", json.dumps(_json_safe(doc), indent=2, ensure_ascii=False) + "\n")
+        write_doc(out, doc)
     return doc
 
 
-def _json_safe(o: Any) -> Any:
-    """Non-finite floats -> None (strict JSON), numpy values -> Python."""
-    import math
-
-    if isinstance(o, dict):
-        return {str(k): _json_safe(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_json_safe(v) for v in o]
-    if hasattr(o, "tolist"):
-        return _json_safe(o.tolist())
-    if isinstance(o, float) and not math.isfinite(o):
-        return None
-    return o
-
-
 def load_attribution(path: str | Path) -> dict[str, Any]:
-    """Read an ``attribution.json`` (a file or the folder holding it)."""
-    p = Path(path)
-    if p.is_dir():
-        p = p / "attribution.json"
-    return json.loads(p.read_text(encoding="utf-8"))
+    """Read an ``attribution.json`` (a file or the folder holding it) as a dict; typed records:
+    :func:`whygym.attribution.schema.read_attribution`."""
+    return load_doc(path)

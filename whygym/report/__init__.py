@@ -7,7 +7,8 @@ PosixPath('runs/demo/report/report.html')
 * :func:`discover` -- eval runs (``results.json`` + ``samples.jsonl``), training runs (``train_log.jsonl``,
   ``train_summary.json``) and attribution results (``attribution.json``) anywhere under the given folders,
   labelled by relative path; ``before``/``after`` eval folders with one parent are a pair.
-* :func:`build_report` -- ``report.html`` (inline CSS and JS, opens from disk) and its PNG plots.
+* :func:`build_report` -- ``report.html`` (inline CSS and JS, opens from disk) and its PNG plots, rendered by
+  the jinja2 templates in ``templates/`` from the typed records of :mod:`whygym.report._records`.
 """
 
 from whygym.report._discover import AttributionRun, EvalRun, Found, TrainRun, discover

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from whygym.report._records import AttributionRun, EvalRun, TrainRun, attribution_run, eval_run, train_run
+
 __all__ = ["EvalRun", "TrainRun", "AttributionRun", "Found", "discover", "EVAL_FILE", "TRAIN_LOG", "TRAIN_SUMMARY",
            "ATTRIBUTION_FILE"]
 
@@ -29,6 +31,8 @@ EVAL_FILE = "results.json"
 SAMPLES_FILE = "samples.jsonl"
 TRAIN_LOG = "train_log.jsonl"
 TRAIN_SUMMARY = "train_summary.json"
+# = whygym.attribution.schema.ATTRIBUTION_FILE, not imported here: that package loads numpy, and the CLI builds its
+# parser from this module
 ATTRIBUTION_FILE = "attribution.json"
 
 #: Folder names that mark the two sides of a before/after comparison.
@@ -37,48 +41,6 @@ AFTER_NAMES = {"after", "post", "tuned", "trained"}
 
 # Folders never searched: model checkpoints and caches hold many files and no run records.
 _SKIP_DIRS = {".git", "__pycache__", "node_modules", "checkpoints", "final", ".final.tmp"}
-
-
-@dataclass
-class EvalRun:
-    """An eval run folder: its ``results.json`` document and (when readable) its sample records."""
-
-    label: str
-    path: Path
-    doc: dict[str, Any]
-    samples: list[dict[str, Any]] | None = None
-    samples_total: int = 0
-    role: str | None = None  # "before", "after" or None
-    method: str | None = None  # the label of the parent folder of a before/after pair
-    part_of_attribution: bool = False  # the arms evaluation written by ``whygym attribute``
-
-    @property
-    def model_name(self) -> str:
-        m = self.doc.get("model") or {}
-        return str(m.get("name") or m.get("spec") or "?")
-
-
-@dataclass
-class TrainRun:
-    """A training output folder: ``train_log.jsonl`` rows and ``train_summary.json``."""
-
-    label: str
-    path: Path
-    rows: list[dict[str, Any]] = field(default_factory=list)
-    summary: dict[str, Any] | None = None
-
-    @property
-    def method(self) -> str:
-        return str((self.summary or {}).get("method") or "?")  # every trainer's summary names its method
-
-
-@dataclass
-class AttributionRun:
-    """An ``attribution.json`` (prompt components and/or ``layers`` and/or ``discovery`` sections)."""
-
-    label: str
-    path: Path
-    doc: dict[str, Any]
 
 
 @dataclass
@@ -153,24 +115,6 @@ def _is_eval_doc(doc: Any) -> bool:
     return isinstance(res, dict) and "overall" in res and "benchmarks" in res
 
 
-def _normalise_eval(doc: dict[str, Any]) -> dict[str, Any]:
-    """The shapes the report relies on, whatever a partial or older results.json holds: dicts where dicts
-    are expected (a null or odd entry becomes empty, and then shows as '—')."""
-    def d(x: Any) -> dict[str, Any]:
-        return x if isinstance(x, dict) else {}
-
-    res = d(doc.get("results"))
-    benches = {}
-    for name, b in d(res.get("benchmarks")).items():
-        b = d(b)
-        benches[str(name)] = {**b, "overall": d(b.get("overall")),
-                              "tasks": {str(t): d(v) for t, v in d(b.get("tasks")).items()}}
-    doc = {**doc, "results": {**res, "overall": d(res.get("overall")), "benchmarks": benches}}
-    for k in ("config", "model", "run", "environment"):
-        doc[k] = d(doc.get(k))
-    return doc
-
-
 def _label(root: Path, d: Path, root_name: str | None) -> str:
     rel = d.relative_to(root).as_posix()
     if root_name is None:
@@ -228,9 +172,9 @@ def discover(run_dirs: list[str | os.PathLike], *, skip: list[str | os.PathLike]
             if EVAL_FILE in fs:
                 doc = _read_json(d / EVAL_FILE, found.problems)
                 if _is_eval_doc(doc):
-                    run = EvalRun(label=label, path=d, doc=_normalise_eval(doc))
-                    if SAMPLES_FILE in fs:
-                        run.samples, run.samples_total = _read_jsonl(d / SAMPLES_FILE, found.problems, max_samples)
+                    samples, total = (_read_jsonl(d / SAMPLES_FILE, found.problems, max_samples)
+                                      if SAMPLES_FILE in fs else (None, 0))
+                    run = eval_run(label, d, doc, samples, total)
                     name = d.name.lower()
                     run.role = "before" if name in BEFORE_NAMES else "after" if name in AFTER_NAMES else None
                     if run.role:
@@ -242,18 +186,15 @@ def discover(run_dirs: list[str | os.PathLike], *, skip: list[str | os.PathLike]
                     found.problems.append(f"{d / EVAL_FILE}: not a whygym eval results.json (no 'results' with "
                                           "'overall' and 'benchmarks'); skipped")
             if TRAIN_LOG in fs or TRAIN_SUMMARY in fs:
-                tr = TrainRun(label=label, path=d)
-                if TRAIN_LOG in fs:
-                    tr.rows, _ = _read_jsonl(d / TRAIN_LOG, found.problems)
-                if TRAIN_SUMMARY in fs:
-                    s = _read_json(d / TRAIN_SUMMARY, found.problems)
-                    tr.summary = s if isinstance(s, dict) else None
-                if tr.rows or tr.summary:
-                    found.trains.append(tr)
+                rows = _read_jsonl(d / TRAIN_LOG, found.problems)[0] if TRAIN_LOG in fs else []
+                summary = _read_json(d / TRAIN_SUMMARY, found.problems) if TRAIN_SUMMARY in fs else None
+                summary = summary if isinstance(summary, dict) else None
+                if rows or summary:
+                    found.trains.append(train_run(label, d, rows, summary))
                 else:
                     found.problems.append(f"{d}: {TRAIN_LOG} / {TRAIN_SUMMARY} hold no records yet; skipped")
             if ATTRIBUTION_FILE in fs:
                 doc = _read_json(d / ATTRIBUTION_FILE, found.problems)
                 if isinstance(doc, dict):
-                    found.attributions.append(AttributionRun(label=label, path=d, doc=doc))
+                    found.attributions.append(attribution_run(label, d, doc))
     return found
