@@ -3,10 +3,12 @@
 Run:  HF_HUB_OFFLINE=1 .venv/bin/python bench/sft_throughput.py [--rows 32] [--batch-size 4] [--derivation worded]
                                                                 [--compile]
 
-Rows: the recipe's second-stage SFT rows (graphs of 3-6 nodes, ``configs/recipe.yaml``'s data settings), the
-first ``--rows`` of them, the same rows for both contenders. ``random``: batches of a seeded shuffle (what
-``SFTTrainer`` samples by default); ``grouped``: transformers' ``get_length_grouped_indices`` over the same
-rows (what ``group_by_length: true`` / the recipe's ``sft_group_by_length`` asks the trainer for). Each batch
+Rows: the recipe's second-stage SFT rows (graphs of 3-6 nodes, ``configs/recipe.yaml``'s data settings, 300
+items per task). ``random``: the first ``--rows`` of a seeded shuffle of them (what ``SFTTrainer`` samples by
+default); ``grouped``: the first ``--rows`` of transformers' ``get_length_grouped_indices`` over all of them
+(what ``group_by_length: true`` / the recipe's ``sft_group_by_length`` asks the trainer for: rows sorted by
+length within mega-batches of 50 batches). The two contenders see different rows of the same distribution:
+seconds per row compare them only together with the mean row length, which the script prints. Each batch
 is right-padded to its longest row and gets one forward and backward pass of the default model (loss on the
 completion only, as SFT); the optimizer step is left out (it costs the same in both). ``--compile`` adds
 grouped batches through ``torch.compile(dynamic=True)``, its compilation timed apart. Prints the share of
@@ -41,27 +43,31 @@ def main() -> int:
     from whygym.train.config import SFTArgs
     from whygym.train.trainers import build_dataset, load_model
 
-    cfg = SFTArgs(model="default", n_train=max(8, args.rows // 7 + 4), nodes=[3, 6], no_path_rate=0.2,
+    cfg = SFTArgs(model="default", n_train=300, nodes=[3, 6], no_path_rate=0.2,
                   derivation=args.derivation, heldout_n=10, heldout_seed=1000, train_seed=2)
     rows, _ = build_dataset(cfg, "sft")
     model, tok = load_model("default")
     model.train()
-    seqs = []
+    every = []  # (ids, prompt length) of every row that fits: the trainer groups over the whole set
     for r in rows:
         prompt = tok.apply_chat_template(r["prompt"], tokenize=False, add_generation_prompt=True)
         full = tok.apply_chat_template(r["prompt"] + r["completion"], tokenize=False)
         p_ids = tok(prompt, add_special_tokens=False)["input_ids"]
         ids = tok(full, add_special_tokens=False)["input_ids"]
         if len(ids) <= args.max_length:
-            seqs.append((ids, len(p_ids)))
-        if len(seqs) == args.rows:
-            break
+            every.append((ids, len(p_ids)))
     pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
-    order_random = list(range(len(seqs)))
-    random.Random(0).shuffle(order_random)
+    # the first --rows of each order over the whole set (transformers groups within mega-batches of up to
+    # 50 batches, so grouping needs the whole set to mean anything), as the trainer would take them
+    shuffled = list(range(len(every)))
+    random.Random(0).shuffle(shuffled)
     gen = torch.Generator().manual_seed(0)
-    order_grouped = get_length_grouped_indices([len(s[0]) for s in seqs], args.batch_size, generator=gen)
-    print(f"{len(seqs)} rows (mean {sum(len(s[0]) for s in seqs) / len(seqs):.0f} tokens), batch {args.batch_size}, "
+    grouped = get_length_grouped_indices([len(s[0]) for s in every], args.batch_size, generator=gen)
+    n = args.rows - args.rows % args.batch_size
+    seqs = [every[i] for i in shuffled[:n]] + [every[i] for i in grouped[:n]]
+    order_random, order_grouped = list(range(n)), list(range(n, 2 * n))
+    print(f"{n} rows of {len(every)} per contender (mean {sum(len(s[0]) for s in seqs[:n]) / n:.0f} and "
+          f"{sum(len(s[0]) for s in seqs[n:]) / n:.0f} tokens), batch {args.batch_size}, "
           f"CPU kernels {torch.backends.cpu.get_cpu_capability()}, torch threads {torch.get_num_threads()}",
           flush=True)
 
@@ -102,13 +108,13 @@ def main() -> int:
             real += int(m.sum())
         dt = time.perf_counter() - t0
         results.append((name, dt, computed, real))
-        print(f"{name}: {dt:.1f} s, {dt / len(seqs):.2f} s/row, padding {1 - real / computed:.1%} of "
+        print(f"{name}: {dt:.1f} s, {dt / n:.2f} s/row, padding {1 - real / computed:.1%} of "
               f"{computed} computed tokens", flush=True)
     print()
     print("| batches | seconds | s/row | computed tokens | padding share |")
     print("| --- | --- | --- | --- | --- |")
     for name, dt, computed, real in results:
-        print(f"| {name} | {dt:.1f} | {dt / len(seqs):.2f} | {computed} | {1 - real / computed:.1%} |")
+        print(f"| {name} | {dt:.1f} | {dt / n:.2f} | {computed} | {1 - real / computed:.1%} |")
     for name, dt, _, _ in results[1:]:
         print(f"rows per second, {name} / random: {results[0][1] / dt:.2f}x")
     return 0
