@@ -40,6 +40,7 @@ def main() -> int:
     import torch
     from transformers.trainer_pt_utils import get_length_grouped_indices
 
+    from whygym.models.encode import pad_id_of
     from whygym.train.config import SFTArgs
     from whygym.train.trainers import build_dataset, load_model
 
@@ -56,7 +57,7 @@ def main() -> int:
         ids = tok(full, add_special_tokens=False)["input_ids"]
         if len(ids) <= args.max_length:
             every.append((ids, len(p_ids)))
-    pad = tok.pad_token_id if tok.pad_token_id is not None else tok.eos_token_id
+    pad = pad_id_of(tok)
     # the first --rows of each order over the whole set (transformers groups within mega-batches of up to
     # 50 batches, so grouping needs the whole set to mean anything), as the trainer would take them
     shuffled = list(range(len(every)))
